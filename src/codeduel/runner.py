@@ -1,0 +1,427 @@
+"""``codeduel run``: generate, execute and score, with the results store as the only checkpoint.
+
+Why this shape: generation is the slow part, so execution overlaps it (programs go to the
+executor as soon as a problem's samples exist) and every problem's samples are committed in one
+transaction before they are judged. A run is identified by the hash of everything that defines
+its outputs (model, weights, task, dataset version, decoding, prompt template), so rerunning the
+same command after ``kill -9`` or Ctrl-C finds the unfinished run and continues it: problems
+already generated are not generated again, samples without a verdict are judged, and seeds are
+derived per problem so the resumed samples equal those an uninterrupted run would have made.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from codeduel.errors import CodeduelError
+from codeduel.execution.base import Limits, Verdict
+from codeduel.metrics import pass_at_k_table
+from codeduel.models import GenParams, Model, get_preset, load_model, resolve_spec
+from codeduel.models.presets import Preset
+from codeduel.store import SampleRecord, Store
+from codeduel.tasks import get_task
+from codeduel.tasks.base import DatasetInfo, Problem, Task
+from codeduel.tasks.prompting import Family, GenPrompt, Style, family_for
+
+DEFAULT_K: tuple[int, ...] = (1, 10, 100)
+
+#: Decoding presets of the Code Llama paper (Table 2 caption, Appendix C).
+DECODING_PRESETS: dict[str, dict[str, Any]] = {
+    "paper-pass1": {"n": 1, "temperature": 0.0, "top_p": 1.0},
+    "paper-pass100": {"n": 200, "temperature": 0.8, "top_p": 0.95},
+}
+
+#: Default problem subsets for generation (MBPP: the paper scores the 500-problem test split).
+DEFAULT_SPLITS: dict[str, str] = {"mbpp": "test"}
+
+ProgressFn = Callable[[str, int, int], None]  # (phase "generate"/"execute", done, total)
+
+
+class RunSpec(BaseModel):
+    """Everything that defines a run's outputs; its hash identifies the run for resuming."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model: str
+    weights_id: str
+    weights_sha256: str | None
+    task: str
+    dataset_version: str
+    dataset_sha256: str
+    style: Style
+    template: str
+    split: str | None
+    limit: int | None
+    n: int = Field(ge=1)
+    temperature: float
+    top_p: float
+    top_k: int | None
+    max_new_tokens: int
+    seed: int
+
+    def key(self) -> str:
+        """A stable hash of the spec (sorted JSON)."""
+        blob = json.dumps(self.model_dump(), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+@dataclass
+class RunResult:
+    """The scores of a generation run and where its records are."""
+
+    run_id: int
+    spec: RunSpec
+    dataset: DatasetInfo
+    n_problems: int
+    n_samples: int
+    pass_at_k: dict[str, float | None]
+    counts: dict[str, int]
+    extraction_failures: int
+    resumed: bool
+    generated_tokens: int
+    generation_s: float
+    duration_s: float
+    published: dict[str, float | None]
+    store_path: Path
+    warnings: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        """Headline numbers in the same shape as ``evaluate --json``."""
+        out: dict[str, Any] = {
+            "task": self.spec.task,
+            "model": self.spec.model,
+            "n_problems": self.n_problems,
+            "n_samples": self.n_samples,
+        }
+        out.update(self.pass_at_k)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        out = self.summary()
+        out.update(
+            {
+                "run_id": self.run_id,
+                "spec": self.spec.model_dump(),
+                "dataset": {
+                    "name": self.dataset.name,
+                    "version": self.dataset.version,
+                    "sha256": self.dataset.sha256,
+                },
+                "counts": self.counts,
+                "extraction_failures": self.extraction_failures,
+                "resumed": self.resumed,
+                "generated_tokens": self.generated_tokens,
+                "generation_s": round(self.generation_s, 3),
+                "duration_s": round(self.duration_s, 3),
+                "published": self.published,
+                "store": str(self.store_path),
+                "warnings": self.warnings,
+            }
+        )
+        return out
+
+
+def _preset_for(model: str | None) -> tuple[str, Preset | None]:
+    prefix, target, preset = resolve_spec(model)
+    if preset is None and prefix == "embedded":
+        preset = get_preset(target.removeprefix("embedded:"))
+    spec = model or (preset.name if preset else target)
+    return spec, preset
+
+
+def _problem_seed(seed: int, task_id: str) -> int:
+    """A per-problem seed, so resumed problems sample exactly as uninterrupted ones."""
+    digest = hashlib.sha256(f"{seed}:{task_id}".encode()).digest()
+    return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
+
+
+def select_problems(task: Task, split: str | None, limit: int | None) -> list[Problem]:
+    """The task's problems in dataset order, restricted to ``split`` and the first ``limit``."""
+    problems = task.problems()
+    if split is not None:
+        chosen = [p for p in problems if p.meta.get("split") == split]
+        if not chosen:
+            raise CodeduelError(
+                f"task {task.name} has no problems in split {split!r}",
+                "omit --split or use one the task defines",
+            )
+        problems = chosen
+    if limit is not None:
+        if limit < 1:
+            raise CodeduelError(f"invalid --limit {limit}", "give a positive number of problems")
+        problems = problems[:limit]
+    return problems
+
+
+def _generate(model: Model, prompt: GenPrompt, params: GenParams) -> list[Any]:
+    if prompt.style == "completion":
+        return model.generate([prompt.text], params)[0]
+    return model.chat([list(prompt.messages)], params)[0]
+
+
+def _find_resumable(store: Store, key: str) -> int | None:
+    for run in reversed(store.list_runs()):
+        if run.kind == "run" and run.spec.get("key") == key and run.status != "finished":
+            return run.id
+    return None
+
+
+def run(
+    model: str | None = None,
+    task: str = "humaneval",
+    *,
+    style: Style | None = None,
+    n: int = 1,
+    temperature: float = 0.0,
+    top_p: float = 1.0,
+    top_k: int | None = None,
+    max_new_tokens: int = 512,
+    seed: int = 0,
+    limit: int | None = None,
+    split: str | None = None,
+    k: Sequence[int] = DEFAULT_K,
+    data_dir: str | Path | None = None,
+    store: str | Path | Store | None = None,
+    workers: int | None = None,
+    loaded_model: Model | None = None,
+    progress: ProgressFn | None = None,
+) -> RunResult:
+    """Generate ``n`` samples per problem with ``model``, judge them, and record everything.
+
+    ``model`` is a spec (``gguf:PATH``, ``hf:ORG/NAME``, a preset name, or None for the embedded
+    default). Rerunning with the same arguments resumes an unfinished run. ``loaded_model``
+    lets a caller reuse a model already in memory (its spec must still be given for the record).
+    """
+    started = time.perf_counter()
+    spec_name, preset = _preset_for(model)
+    the_task = get_task(task, Path(data_dir) if data_dir is not None else None)
+    family: Family = family_for(task)
+    chosen_style: Style = style or (preset.prompt_style if preset else "completion")
+    split = split if split is not None else DEFAULT_SPLITS.get(task)
+    problems = select_problems(the_task, split, limit)
+    dataset = the_task.dataset()
+    ks = tuple(dict.fromkeys(int(x) for x in k))
+
+    own_store = not isinstance(store, Store)
+    db = store if isinstance(store, Store) else Store(store)
+    own_model = loaded_model is None
+    lm: Model | None = loaded_model
+    executor = None
+    run_id: int | None = None
+    try:
+        if lm is None:
+            lm = load_model(model)
+        info = lm.info()
+        template = family.prompt(the_task, problems[0], chosen_style).template
+        spec = RunSpec(
+            model=spec_name,
+            weights_id=info.weights_id,
+            weights_sha256=info.sha256,
+            task=task,
+            dataset_version=dataset.version,
+            dataset_sha256=dataset.sha256,
+            style=chosen_style,
+            template=template,
+            split=split,
+            limit=limit,
+            n=n,
+            temperature=temperature,
+            top_p=top_p,
+            top_k=top_k,
+            max_new_tokens=max_new_tokens,
+            seed=seed,
+        )
+        key = spec.key()
+        run_id = _find_resumable(db, key)
+        resumed = run_id is not None
+        if run_id is not None:
+            db.reopen_run(run_id)
+        else:
+            record = {"key": key, **spec.model_dump(), "model_info": info.model_dump()}
+            run_id = db.create_run(kind="run", spec=record, task=task, dataset=dataset)
+
+        from codeduel.execution.pool import LocalExecutor
+
+        executor = LocalExecutor(workers=workers, limits=Limits())
+        the_task.prepare(executor)
+        pending: list[tuple[str, int, Future[Verdict]]] = []
+        by_id = {p.task_id: p for p in problems}
+        total = len(problems) * n
+        judged_count = 0
+
+        def submit(task_id: str, idx: int, sample: dict[str, Any]) -> None:
+            program = the_task.program(by_id[task_id], sample, key=f"{task_id}#{idx}")
+            pending.append((task_id, idx, executor.submit(program)))
+
+        def drain(wait: bool = False) -> None:
+            """Store every finished verdict (all of them when ``wait``) in one transaction."""
+            nonlocal judged_count
+            ready = [item for item in pending if wait or item[2].done()]
+            if not ready:
+                return
+            db.add_verdicts(run_id, [(tid, idx, fut.result()) for tid, idx, fut in ready])
+            taken = {id(item) for item in ready}
+            pending[:] = [item for item in pending if id(item) not in taken]
+            judged_count += len(ready)
+            if progress:
+                progress("execute", judged_count, total)
+
+        # Resume: judge stored samples that have no verdict yet; skip generated problems.
+        done = db.sample_keys(run_id)
+        judged = db.sample_keys(run_id, judged=True)
+        judged_count = len(judged & {(p.task_id, i) for p in problems for i in range(n)})
+        for rec in db.samples(run_id):
+            key_ = (rec.task_id, rec.sample_idx)
+            if key_ in done and key_ not in judged and rec.task_id in by_id:
+                submit(rec.task_id, rec.sample_idx, (rec.extra or {}).get("sample", {}))
+        generated = sum(1 for p in problems if (p.task_id, 0) in done)
+        if progress:
+            progress("generate", generated * n, total)
+
+        gen_tokens = 0
+        gen_seconds = 0.0
+        for problem in problems:
+            if (problem.task_id, 0) in done:
+                continue
+            prompt = family.prompt(the_task, problem, chosen_style)
+            params = GenParams(
+                max_new_tokens=max_new_tokens,
+                temperature=temperature,
+                top_p=top_p,
+                top_k=top_k,
+                n=n,
+                stop=prompt.stop,
+                seed=_problem_seed(seed, problem.task_id),
+            )
+            t0 = time.perf_counter()
+            completions = _generate(lm, prompt, params)
+            gen_seconds += time.perf_counter() - t0
+            records = []
+            answers = []
+            for idx, comp in enumerate(completions):
+                answer = family.answer(problem, prompt, comp.text)
+                answers.append(answer)
+                gen_tokens += comp.completion_tokens
+                records.append(
+                    SampleRecord(
+                        task_id=problem.task_id,
+                        sample_idx=idx,
+                        completion=answer.code,
+                        prompt=prompt.as_record(),
+                        raw_output=comp.text,
+                        params=json.loads(params.to_json()),
+                        extra={
+                            "sample": answer.sample,
+                            # a backend that cut at a stop itself reports it, not "eos"
+                            "extraction": (
+                                comp.finish_reason
+                                if answer.extraction == "eos"
+                                else answer.extraction
+                            ),
+                            "template": prompt.template,
+                            "finish_reason": comp.finish_reason,
+                            "stop_sequence": comp.stop_sequence,
+                            "prompt_tokens": comp.prompt_tokens,
+                            "completion_tokens": comp.completion_tokens,
+                            "seconds": comp.seconds,
+                        },
+                    )
+                )
+            db.add_samples(run_id, records)
+            for idx, answer in enumerate(answers):
+                submit(problem.task_id, idx, answer.sample)
+            generated += 1
+            if progress:
+                progress("generate", generated * n, total)
+            drain()
+        drain(wait=True)
+        return _finish(
+            db,
+            run_id,
+            spec,
+            dataset,
+            problems,
+            ks,
+            preset,
+            resumed,
+            gen_tokens,
+            gen_seconds,
+            started,
+        )
+    except KeyboardInterrupt:
+        if run_id is not None:
+            db.finish_run(run_id, status="failed", error="interrupted by the user")
+        raise
+    except BaseException as err:
+        if run_id is not None:
+            db.finish_run(run_id, status="failed", error=f"{type(err).__name__}: {err}")
+        raise
+    finally:
+        if executor is not None:
+            executor.close()
+        if own_model and lm is not None:
+            lm.close()
+        if own_store:
+            db.close()
+
+
+def _finish(
+    db: Store,
+    run_id: int,
+    spec: RunSpec,
+    dataset: DatasetInfo,
+    problems: list[Problem],
+    ks: tuple[int, ...],
+    preset: Preset | None,
+    resumed: bool,
+    gen_tokens: int,
+    gen_seconds: float,
+    started: float,
+) -> RunResult:
+    """Score from the store (so a resumed run counts its earlier verdicts too) and close it."""
+    wanted = {p.task_id for p in problems}
+    per_problem: dict[str, tuple[int, int]] = {}
+    counts = {"passed": 0, "failed": 0, "timed out": 0}
+    for v in db.verdicts(run_id):
+        if v.task_id not in wanted:
+            continue
+        n_, c_ = per_problem.get(v.task_id, (0, 0))
+        per_problem[v.task_id] = (n_ + 1, c_ + int(v.passed))
+        counts[v.status] = counts.get(v.status, 0) + 1
+    samples = db.samples(run_id)
+    failures = sum(1 for s in samples if (s.extra or {}).get("extraction") == "none")
+    # Published figures exist for the original benchmarks only (not the plus variants).
+    pub_key = {"humaneval": "humaneval", "mbpp": "mbpp"}.get(spec.task)
+    published: dict[str, float | None] = {}
+    if preset is not None and pub_key is not None:
+        for kk in ks:
+            published[f"pass@{kk}"] = getattr(preset.published, f"{pub_key}_pass{kk}", None)
+    result = RunResult(
+        run_id=run_id,
+        spec=spec,
+        dataset=dataset,
+        n_problems=len(per_problem),
+        n_samples=sum(n for n, _ in per_problem.values()),
+        pass_at_k=pass_at_k_table(per_problem, ks),
+        counts=counts,
+        extraction_failures=failures,
+        resumed=resumed,
+        generated_tokens=gen_tokens,
+        generation_s=gen_seconds,
+        duration_s=time.perf_counter() - started,
+        published=published,
+        store_path=db.path,
+    )
+    summary = result.to_dict()
+    summary.pop("run_id")
+    db.finish_run(run_id, summary=summary)
+    return result
