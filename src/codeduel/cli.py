@@ -420,6 +420,15 @@ def run_cmd(
     workers: Annotated[
         int | None, typer.Option("--workers", help="Parallel sandboxes.", show_default=False)
     ] = None,
+    base_url: Annotated[
+        str | None,
+        typer.Option(
+            "--base-url",
+            help="OpenAI-compatible server for openai:MODEL (default: $OPENAI_BASE_URL or "
+            "OpenAI); the key comes from $OPENAI_API_KEY.",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Generate with a model, execute and score; resumes an interrupted identical run."""
@@ -480,6 +489,7 @@ def run_cmd(
                 store=store,
                 workers=workers,
                 progress=tick,
+                base_url=base_url,
             )
         if as_json:
             _print_json(result.to_dict())

@@ -194,12 +194,14 @@ def run(
     workers: int | None = None,
     loaded_model: Model | None = None,
     progress: ProgressFn | None = None,
+    base_url: str | None = None,
 ) -> RunResult:
     """Generate ``n`` samples per problem with ``model``, judge them, and record everything.
 
     ``model`` is a spec (``gguf:PATH``, ``hf:ORG/NAME``, a preset name, or None for the embedded
     default). Rerunning with the same arguments resumes an unfinished run. ``loaded_model``
     lets a caller reuse a model already in memory (its spec must still be given for the record).
+    ``base_url`` is the server of an ``openai:`` model (default: ``$OPENAI_BASE_URL`` or OpenAI).
     """
     started = time.perf_counter()
     spec_name, preset = _preset_for(model)
@@ -219,7 +221,14 @@ def run(
     run_id: int | None = None
     try:
         if lm is None:
-            lm = load_model(model)
+            options: dict[str, Any] = {}
+            if base_url is not None:
+                if resolve_spec(model)[0] != "openai":
+                    raise CodeduelError(
+                        "--base-url applies only to openai: models", "use --model openai:NAME"
+                    )
+                options["base_url"] = base_url
+            lm = load_model(model, **options)
         info = lm.info()
         template = family.prompt(the_task, problems[0], chosen_style).template
         spec = RunSpec(
