@@ -26,11 +26,19 @@ from codeduel.errors import CodeduelError
 from codeduel.execution.base import Limits, Verdict
 from codeduel.metrics import pass_at_k_table
 from codeduel.models import GenParams, Model, get_preset, load_model, resolve_spec
+from codeduel.models.formats import InfillFormat
 from codeduel.models.presets import Preset
 from codeduel.store import SampleRecord, Store
 from codeduel.tasks import get_task
 from codeduel.tasks.base import DatasetInfo, Problem, Task
-from codeduel.tasks.prompting import Family, GenPrompt, Style, family_for
+from codeduel.tasks.prompting import (
+    Family,
+    GenPrompt,
+    InfillingFamily,
+    RunOptions,
+    Style,
+    family_for,
+)
 
 DEFAULT_K: tuple[int, ...] = (1, 10, 100)
 
@@ -67,10 +75,15 @@ class RunSpec(BaseModel):
     top_k: int | None
     max_new_tokens: int
     seed: int
+    fim_order: str | None = None  # infilling tasks only: "psm" or "spm"
 
     def key(self) -> str:
-        """A stable hash of the spec (sorted JSON)."""
-        blob = json.dumps(self.model_dump(), sort_keys=True).encode()
+        """A stable hash of the spec (sorted JSON); fields left at None by older versions are
+        dropped so runs stored before they existed keep their keys and still resume."""
+        data = self.model_dump()
+        if data.get("fim_order") is None:
+            data.pop("fim_order", None)
+        blob = json.dumps(data, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
 
@@ -164,6 +177,10 @@ def select_problems(task: Task, split: str | None, limit: int | None) -> list[Pr
 
 def _generate(model: Model, prompt: GenPrompt, params: GenParams) -> list[Any]:
     if prompt.style == "completion":
+        encode = getattr(model, "encode_segments", None)
+        if prompt.segments and encode is not None:
+            # Token ids: the only exact encoding of FIM prompts (Code Llama's suffix space).
+            return model.generate([encode(prompt.segments)], params)[0]
         return model.generate([prompt.text], params)[0]
     return model.chat([list(prompt.messages)], params)[0]
 
@@ -195,6 +212,8 @@ def run(
     loaded_model: Model | None = None,
     progress: ProgressFn | None = None,
     base_url: str | None = None,
+    fim_order: str | None = None,
+    fim_format: InfillFormat | str | None = None,
 ) -> RunResult:
     """Generate ``n`` samples per problem with ``model``, judge them, and record everything.
 
@@ -202,12 +221,18 @@ def run(
     default). Rerunning with the same arguments resumes an unfinished run. ``loaded_model``
     lets a caller reuse a model already in memory (its spec must still be given for the record).
     ``base_url`` is the server of an ``openai:`` model (default: ``$OPENAI_BASE_URL`` or OpenAI).
+    ``fim_order`` (``psm``/``spm``, infilling tasks only) picks the FIM prompt order;
+    ``fim_format`` overrides the preset's FIM sentinels (needed for a model without a preset).
     """
     started = time.perf_counter()
     spec_name, preset = _preset_for(model)
     the_task = get_task(task, Path(data_dir) if data_dir is not None else None)
-    family: Family = family_for(task)
-    chosen_style: Style = style or (preset.prompt_style if preset else "completion")
+    family: Family = family_for(task).bind(
+        RunOptions(model=spec_name, preset=preset, fim_order=fim_order, fim_format=fim_format)
+    )
+    chosen_style: Style = (
+        style or family.fixed_style or (preset.prompt_style if preset else "completion")
+    )
     split = split if split is not None else DEFAULT_SPLITS.get(task)
     problems = select_problems(the_task, split, limit)
     dataset = the_task.dataset()
@@ -248,6 +273,7 @@ def run(
             top_k=top_k,
             max_new_tokens=max_new_tokens,
             seed=seed,
+            fim_order=family.order if isinstance(family, InfillingFamily) else None,
         )
         key = spec.key()
         run_id = _find_resumable(db, key)

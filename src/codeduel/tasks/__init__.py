@@ -14,7 +14,12 @@ TaskFactory = Callable[[Path | None], Task]
 _REGISTRY: dict[str, TaskFactory] = {}
 _DESCRIPTIONS: dict[str, str] = {}
 # Modules imported on first lookup, so listing tasks stays cheap and each module self-registers.
-_MODULES = ("codeduel.tasks.humaneval", "codeduel.tasks.mbpp", "codeduel.tasks.evalplus")
+_MODULES = (
+    "codeduel.tasks.humaneval",
+    "codeduel.tasks.mbpp",
+    "codeduel.tasks.evalplus",
+    "codeduel.tasks.infilling",
+)
 
 
 def register(name: str, description: str) -> Callable[[TaskFactory], TaskFactory]:

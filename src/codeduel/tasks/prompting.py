@@ -11,7 +11,14 @@ Styles:
   body (the format that scored best for the embedded Qwen models, research/models.md); MBPP uses
   the paper's zero-shot ``[PYTHON]`` instruction (Figure 13).
 
-A family is registered per task name, so new tasks plug in without touching the runner.
+Infilling (always ``completion`` style, whatever the model): the HumanEval infilling tasks are
+prompted in PSM or SPM order with the model family's own sentinels (``models.formats``), taken
+from its preset; both the text and the token-level segments are kept, so a backend that takes
+token ids gets the exact encoding.
+
+A family is registered per task name, so new tasks plug in without touching the runner. Options
+that depend on the run (the model's FIM format, ``--fim-order``) reach a family through
+:meth:`Family.bind`, which returns the family configured for that run.
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ from typing import Any, Literal
 
 from codeduel.errors import CodeduelError
 from codeduel.models.base import Message
+from codeduel.models.formats import INFILL_FORMATS, InfillFormat, InfillMode, Segment
+from codeduel.models.presets import Preset
 from codeduel.postprocess import extract_code, truncate_at_stops
 from codeduel.tasks.base import Problem, Task
 
@@ -60,6 +69,8 @@ class GenPrompt:
     text: str = ""
     messages: tuple[Message, ...] = ()
     stop: tuple[str, ...] = ()
+    # Token-level layout of ``text`` (infilling): backends with ``encode_segments`` send ids.
+    segments: tuple[Segment, ...] = ()
 
     def as_record(self) -> str:
         """The exact prompt as stored: the text, or the messages as JSON lines."""
@@ -77,10 +88,36 @@ class Answer:
     extraction: str  # "stop", "eos", "python-tag", "fence", "plain" or "none" (failure)
 
 
+@dataclass(frozen=True)
+class RunOptions:
+    """What a run tells its family about the model: name, preset, and infilling choices.
+
+    ``fim_format`` overrides the preset's sentinels (a name from ``INFILL_FORMATS`` or a
+    format object); it is the only way to infill with a model that has no preset.
+    """
+
+    model: str
+    preset: Preset | None = None
+    fim_order: str | None = None
+    fim_format: InfillFormat | str | None = None
+
+
 class Family:
     """Prompt builders and answer parsing for one kind of benchmark."""
 
     name = "abstract"
+    #: The only prompt style the family has (None: the model's own style decides).
+    fixed_style: Style | None = None
+
+    def bind(self, options: RunOptions) -> Family:
+        """This family configured for one run; families without run options refuse FIM ones."""
+        if options.fim_order is not None or options.fim_format is not None:
+            raise CodeduelError(
+                f"--fim-order applies only to infilling tasks, not to {self.name}",
+                "use --task humaneval-infill-single (or -multi, -random-span, "
+                "-random-span-light), or drop --fim-order",
+            )
+        return self
 
     def prompt(self, task: Task, problem: Problem, style: Style) -> GenPrompt:
         raise NotImplementedError
@@ -174,6 +211,108 @@ class MbppPlusFamily(Family):
         return Answer({"solution": ex.code}, ex.code, ex.method)
 
 
+FIM_ORDERS: tuple[InfillMode, ...] = ("psm", "spm")
+INFILL_TASKS: tuple[str, ...] = (
+    "humaneval-infill-single",
+    "humaneval-infill-multi",
+    "humaneval-infill-random-span",
+    "humaneval-infill-random-span-light",
+)
+#: End-of-sequence markers besides each format's end-of-infill token: generation also stops at
+#: the model's EOS (the reference stops at EOT or EOS); Qwen Instruct ends turns with im_end.
+_INFILL_EXTRA_STOPS: dict[str, tuple[str, ...]] = {
+    "codellama": ("</s>",),
+    "qwen2.5-coder": ("<|im_end|>", "<|file_sep|>", "<|fim_pad|>"),
+}
+
+
+def parse_fim_order(value: str | None) -> InfillMode:
+    """``psm`` (the default) or ``spm``; anything else is a one-line error."""
+    order = "psm" if value is None else value.strip().lower()
+    if order == "psm":
+        return "psm"
+    if order == "spm":
+        return "spm"
+    raise CodeduelError(f"unknown --fim-order {value!r}", f"use {' or '.join(FIM_ORDERS)}")
+
+
+def _infill_format(options: RunOptions) -> InfillFormat:
+    """The FIM sentinels for this run's model, or a one-line refusal."""
+    fmt = options.fim_format
+    if isinstance(fmt, str):
+        try:
+            return INFILL_FORMATS[fmt]
+        except KeyError:
+            raise CodeduelError(
+                f"unknown infilling format {fmt!r}",
+                f"use one of: {', '.join(sorted(INFILL_FORMATS))}",
+            ) from None
+    if fmt is not None:
+        return fmt
+    if options.preset is None:
+        raise CodeduelError(
+            f"model {options.model} has no preset, so its infilling sentinels are unknown",
+            "use a preset with infilling (see `codeduel models`), or pass fim_format= "
+            f"({', '.join(sorted(INFILL_FORMATS))}) from the Python API",
+        )
+    if options.preset.infill is None:
+        raise CodeduelError(
+            f"model {options.preset.name} does not support infilling (not trained with FIM)",
+            "use an infilling model, e.g. codellama-7b, codellama-13b, starcoder or "
+            "qwen2.5-coder-0.5b-instruct",
+        )
+    return options.preset.infill
+
+
+class InfillingFamily(Family):
+    """HumanEval infilling: prefix and suffix in the model's own FIM sentinels, PSM or SPM.
+
+    Decoding stops at the format's end-of-infill token (and the model's EOS); the whole
+    generated text up to there is the middle, as in the reference, with no other stop words.
+    """
+
+    name = "humaneval-infill"
+    fixed_style: Style | None = "completion"
+
+    def __init__(self, fmt: InfillFormat | None = None, order: InfillMode = "psm") -> None:
+        self.fmt = fmt
+        self.order = order
+
+    def bind(self, options: RunOptions) -> Family:
+        order = parse_fim_order(options.fim_order)
+        fmt = _infill_format(options)
+        if order not in fmt.modes:
+            raise CodeduelError(
+                f"{fmt.name} infilling has no {order.upper()} format (its makers document "
+                f"{', '.join(m.upper() for m in fmt.modes)} only)",
+                f"use --fim-order {fmt.modes[0]}",
+            )
+        return InfillingFamily(fmt, order)
+
+    def prompt(self, task: Task, problem: Problem, style: Style) -> GenPrompt:
+        if self.fmt is None:
+            raise CodeduelError(
+                "infilling prompts need the model's FIM format", "bind the family to a run first"
+            )
+        if style != "completion":
+            raise CodeduelError(
+                "infilling prompts are raw completions, not chat", "drop --style chat"
+            )
+        prefix, suffix = problem.prompt, problem.meta["suffix"]
+        stops = (self.fmt.eot, *_INFILL_EXTRA_STOPS.get(self.fmt.name, ()))
+        return GenPrompt(
+            f"humaneval-infill-{self.order}-{self.fmt.name}",
+            style,
+            text=self.fmt.render(prefix, suffix, self.order),
+            stop=tuple(dict.fromkeys(stops)),
+            segments=tuple(self.fmt.segments(prefix, suffix, self.order)),
+        )
+
+    def answer(self, problem: Problem, prompt: GenPrompt, raw: str) -> Answer:
+        cut = truncate_at_stops(raw, prompt.stop)
+        return Answer({"completion": cut.text}, cut.text, "stop" if cut.stop else "eos")
+
+
 _FAMILIES: dict[str, Family] = {}
 
 
@@ -197,3 +336,4 @@ def family_for(task_name: str) -> Family:
 register_family(HumanEvalFamily(), "humaneval", "humaneval+")
 register_family(MbppFamily(), "mbpp", "mbpp-sanitized")
 register_family(MbppPlusFamily(), "mbpp+")
+register_family(InfillingFamily(), *INFILL_TASKS)
