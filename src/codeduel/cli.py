@@ -33,6 +33,7 @@ from rich.text import Text
 from typer.exceptions import Abort, TyperException
 
 from codeduel import __version__
+from codeduel.commands import register_all
 from codeduel.errors import CodeduelError
 
 app = typer.Typer(
@@ -429,6 +430,15 @@ def run_cmd(
             show_default=False,
         ),
     ] = None,
+    fim_order: Annotated[
+        str | None,
+        typer.Option(
+            "--fim-order",
+            help="Infilling tasks: psm (default) or spm prompt order, in the model's own "
+            "FIM sentinels.",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Generate with a model, execute and score; resumes an interrupted identical run."""
@@ -490,6 +500,7 @@ def run_cmd(
                 workers=workers,
                 progress=tick,
                 base_url=base_url,
+                fim_order=fim_order,
             )
         if as_json:
             _print_json(result.to_dict())
@@ -569,6 +580,9 @@ def reference(
     with _guard():
         count = write_reference_samples(task, output, data_dir=data_dir)
         out.print(escape(f"wrote {count} reference samples to {output}"), highlight=False)
+
+
+register_all(app)
 
 
 def main() -> None:
