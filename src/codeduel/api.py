@@ -270,14 +270,10 @@ def evaluate(
         summary.pop("run_id")
         db.finish_run(run_id, summary=summary)
         return result
-    except KeyboardInterrupt:
-        if run_id is not None:
-            db.finish_run(run_id, status="failed", error="interrupted by the user")
-            raise RunInterrupted(run_id, db.path) from None
-        raise
     except BaseException as err:
-        if run_id is not None:
-            db.finish_run(run_id, status="failed", error=f"{type(err).__name__}: {err}")
+        db.fail_run(run_id, err)
+        if isinstance(err, KeyboardInterrupt) and run_id is not None:
+            raise RunInterrupted(run_id, db.path) from None
         raise
     finally:
         if own_executor and ex is not None:

@@ -334,13 +334,8 @@ def run_perplexity(
         summary.pop("run_id")
         db.finish_run(run_id, summary=summary)
         return result
-    except KeyboardInterrupt:
-        if run_id is not None:
-            db.finish_run(run_id, status="failed", error="interrupted by the user")
-        raise
     except BaseException as err:
-        if run_id is not None:
-            db.finish_run(run_id, status="failed", error=f"{type(err).__name__}: {err}")
+        db.fail_run(run_id, err)
         raise
     finally:
         if own_model:

@@ -392,13 +392,8 @@ def run(
             gen_seconds,
             started,
         )
-    except KeyboardInterrupt:
-        if run_id is not None:
-            db.finish_run(run_id, status="failed", error="interrupted by the user")
-        raise
     except BaseException as err:
-        if run_id is not None:
-            db.finish_run(run_id, status="failed", error=f"{type(err).__name__}: {err}")
+        db.fail_run(run_id, err)
         raise
     finally:
         if executor is not None:

@@ -367,6 +367,20 @@ class Store:
                     )
         return len(rows)
 
+    def fail_run(self, run_id: int | None, err: BaseException) -> None:
+        """Mark a run failed because ``err`` stopped it (Ctrl-C included); no-op before it exists.
+
+        Every long command calls this from its ``except BaseException`` so an interrupted or
+        crashed run is never left looking ``running`` when its process is still alive to say so.
+        """
+        if run_id is None:
+            return
+        if isinstance(err, KeyboardInterrupt):
+            reason = "interrupted by the user"
+        else:
+            reason = f"{type(err).__name__}: {err}"
+        self.finish_run(run_id, status="failed", error=reason)
+
     def finish_run(
         self,
         run_id: int,

@@ -331,13 +331,8 @@ def run_sweep(
         summary.pop("sweep_id")
         db.finish_run(sweep_id, summary=summary)
         return result_
-    except KeyboardInterrupt:
-        if sweep_id is not None:
-            db.finish_run(sweep_id, status="failed", error="interrupted by the user")
-        raise
     except BaseException as err:
-        if sweep_id is not None:
-            db.finish_run(sweep_id, status="failed", error=f"{type(err).__name__}: {err}")
+        db.fail_run(sweep_id, err)
         raise
     finally:
         if own_store:
