@@ -345,7 +345,8 @@ def run(
             for idx, comp in enumerate(completions):
                 answer = family.answer(problem, prompt, comp.text)
                 answers.append(answer)
-                gen_tokens += comp.completion_tokens
+                if idx == 0 or not params.greedy:  # greedy decodes once, repeats n times
+                    gen_tokens += comp.completion_tokens
                 records.append(
                     SampleRecord(
                         task_id=problem.task_id,
