@@ -1,0 +1,89 @@
+"""``codeduel report``: one self-contained HTML file (and optional PNG/SVG figures).
+
+A thin layer over :func:`codeduel.report.build_report`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from codeduel.errors import CodeduelError
+
+
+def register(app: typer.Typer) -> None:
+    """Attach ``report`` to ``app``."""
+
+    @app.command("report")
+    def report(
+        runs: Annotated[
+            list[str] | None,
+            typer.Argument(
+                metavar="[RUN_OR_MODEL]...",
+                help="Run ids or model names (default: every run in the store).",
+                show_default=False,
+            ),
+        ] = None,
+        output: Annotated[
+            Path, typer.Option("--output", "-o", help="The HTML file to write.")
+        ] = Path("report.html"),
+        figures: Annotated[
+            Path | None,
+            typer.Option(
+                "--figures",
+                help="Also write every plot as PNG and SVG into this folder.",
+                show_default=False,
+            ),
+        ] = None,
+        store: Annotated[
+            Path | None,
+            typer.Option(
+                "--store",
+                help="Results SQLite file (default: $CODEDUEL_STORE or the user data dir).",
+                show_default=False,
+            ),
+        ] = None,
+        title: Annotated[str, typer.Option("--title", help="Page title.")] = "codeduel report",
+        samples_per_cell: Annotated[
+            int,
+            typer.Option("--samples-per-cell", help="Samples kept per matrix cell for drill-down."),
+        ] = 5,
+        bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap resamples.")] = 1000,
+        seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed.")] = 0,
+    ) -> None:
+        """Write an offline HTML report: leaderboard, paired tests, plots, problem drill-down."""
+        err = Console(stderr=True)
+        try:
+            from codeduel.report import build_report
+
+            result = build_report(
+                store,
+                runs or (),
+                output=output,
+                figures_dir=figures,
+                title=title,
+                samples_per_cell=samples_per_cell,
+                n_boot=bootstrap,
+                seed=seed,
+            )
+        except CodeduelError as e:
+            err.print(f"error: {escape(str(e))}", style="red", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        for warning in result.warnings:
+            err.print(
+                f"warning: {escape(warning)}", style="yellow", highlight=False, soft_wrap=True
+            )
+        err.print(
+            f"wrote {escape(str(result.output))} ({result.size_bytes / 1024:.0f} KiB, "
+            f"{len(result.runs)} runs, plots: {', '.join(result.sections) or 'none'})",
+            highlight=False,
+        )
+        if result.figures:
+            err.print(
+                f"wrote {len(result.figures)} figure files into {escape(str(figures))}",
+                highlight=False,
+            )

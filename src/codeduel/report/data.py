@@ -1,0 +1,471 @@
+"""Everything a report shows, read from the results store into plain dataclasses.
+
+Why a separate step: the HTML page, the PNG/SVG figures and any script that wants the same
+numbers read one :class:`ReportData`, built once from the store. Nothing here draws or renders.
+
+Which runs count as what is decided by each run's ``kind`` (``run``/``evaluate`` are scored
+pass@k runs, ``sweep`` groups temperature points, ``key-retrieval`` and ``perplexity`` carry their
+tables in the run summary), never by benchmark name, except that infilling runs are recognised
+by their recorded FIM order.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from codeduel import __version__
+from codeduel.compare import Comparison, compare_runs, model_name, run_counts
+from codeduel.errors import CodeduelError
+from codeduel.stats import DEFAULT_LEVEL, bootstrap_pass_at_k
+from codeduel.store import RunRecord, Store
+
+#: Run kinds whose samples carry verdicts (and so pass@k, matrix cells and drill-down).
+SCORED_KINDS = ("run", "evaluate")
+#: Longest text kept per field in the drill-down; the rest is cut with a note (file size).
+MAX_FIELD_CHARS = 12_000
+
+
+@dataclass(frozen=True)
+class RunLabel:
+    """How one run is named everywhere in the report."""
+
+    run_id: int
+    kind: str
+    model: str
+    task: str | None
+    status: str
+    short: str  # e.g. "#3 qwen2.5-coder-0.5b (T=0.8, n=5)"
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    k: int
+    estimate: float
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class Curve:
+    """pass@k against k for one run with several samples per problem."""
+
+    run: RunLabel
+    points: list[CurvePoint]
+
+
+@dataclass(frozen=True)
+class SweepSeries:
+    """pass@k against temperature for one model of one sweep."""
+
+    sweep_id: int
+    task: str
+    model: str
+    n: int
+    temperatures: list[float]
+    pass_at_k: dict[str, list[float | None]]  # "pass@1" -> value per temperature
+
+
+@dataclass(frozen=True)
+class InfillBar:
+    """pass@1 of one infilling run, in one FIM order, with its interval."""
+
+    run: RunLabel
+    task: str
+    order: str
+    estimate: float
+    low: float
+    high: float
+    n_problems: int
+
+
+@dataclass(frozen=True)
+class RetrievalGrid:
+    """Key-retrieval accuracy per (context length, needle position) of one run."""
+
+    run: RunLabel
+    lengths: list[int]
+    positions: list[float]
+    accuracy: list[list[float | None]]  # [length][position]
+    examples: list[list[int]]
+    skipped: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class PerplexityCurve:
+    """Perplexity per token-position bucket of one run."""
+
+    run: RunLabel
+    buckets: list[dict[str, Any]]
+    window: int
+
+
+@dataclass(frozen=True)
+class MatrixColumn:
+    run: RunLabel
+    rates: dict[str, tuple[int, int]]  # task_id -> (n judged, n passed)
+
+
+@dataclass(frozen=True)
+class Matrix:
+    """Problems × runs of one task, each cell a pass rate."""
+
+    task: str
+    problems: list[str]
+    columns: list[MatrixColumn]
+
+
+@dataclass
+class ReportData:
+    """All sections' data; empty lists mean "nothing of this kind in the chosen runs"."""
+
+    title: str
+    store_path: str
+    codeduel_version: str
+    runs: list[RunRecord]
+    labels: dict[int, RunLabel]
+    comparison: Comparison | None
+    curves: list[Curve] = field(default_factory=list)
+    sweeps: list[SweepSeries] = field(default_factory=list)
+    infill: list[InfillBar] = field(default_factory=list)
+    retrieval: list[RetrievalGrid] = field(default_factory=list)
+    perplexity: list[PerplexityCurve] = field(default_factory=list)
+    matrices: list[Matrix] = field(default_factory=list)
+    cells: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _short_model(model: str) -> str:
+    """Drop backend prefixes (``llamacpp:embedded:``) so labels fit in a legend."""
+    return model.rsplit(":", 1)[-1].rsplit("/", 1)[-1]
+
+
+def label_for(run: RunRecord) -> RunLabel:
+    """A short unique label: id, model, and the decoding when it is not greedy n=1."""
+    model = model_name(run)
+    extra = []
+    spec = run.spec
+    temperature = spec.get("temperature")
+    n = spec.get("n")
+    if run.kind == "run" and (temperature not in (None, 0, 0.0) or (n or 1) > 1):
+        extra.append(f"T={temperature:g}" if isinstance(temperature, int | float) else "")
+        extra.append(f"n={n}")
+    if spec.get("fim_order"):
+        extra.append(str(spec["fim_order"]).upper())
+    suffix = f" ({', '.join(e for e in extra if e)})" if any(extra) else ""
+    return RunLabel(
+        run_id=run.id,
+        kind=run.kind,
+        model=model,
+        task=run.task,
+        status=run.status,
+        short=f"#{run.id} {_short_model(model)}{suffix}",
+    )
+
+
+def choose_runs(store: Store, items: Sequence[str]) -> tuple[list[RunRecord], list[str]]:
+    """The runs ``items`` name (ids or model names), or every run in the store.
+
+    A sweep named by id brings its temperature points along; runs that cannot be shown (no
+    samples at all) are left out with a note.
+    """
+    from codeduel.compare import resolve_runs
+
+    all_runs = store.list_runs()
+    if not all_runs:
+        raise CodeduelError(
+            f"the store {store.path} has no runs",
+            "run `codeduel run` or `codeduel evaluate` first, or pass --store",
+        )
+    chosen = resolve_runs(store, items) if items else sorted(all_runs, key=lambda r: r.id)
+    by_id = {r.id: r for r in all_runs}
+    out: dict[int, RunRecord] = {}
+    notes: list[str] = []
+    for run in chosen:
+        out[run.id] = run
+        if run.kind == "sweep":
+            for point in (run.summary or {}).get("points", []):
+                rid = point.get("run_id")
+                if isinstance(rid, int) and rid in by_id:
+                    out.setdefault(rid, by_id[rid])
+    for run in list(out.values()):
+        if run.kind in SCORED_KINDS and run.n_samples == 0:
+            notes.append(f"run {run.id} ({model_name(run)}, {run.task}) has no samples: left out")
+            del out[run.id]
+    return [out[i] for i in sorted(out)], notes
+
+
+def _curve_ks(n_min: int) -> list[int]:
+    """k values for a pass@k curve: 1, 2, 5, 10, 20, 50, ... up to the smallest n."""
+    ks = {1, n_min}
+    base = 1
+    while base <= n_min:
+        for m in (1, 2, 5):
+            if m * base <= n_min:
+                ks.add(m * base)
+        base *= 10
+    return sorted(ks)
+
+
+def build_curves(
+    store: Store, runs: Sequence[RunRecord], labels: dict[int, RunLabel], n_boot: int, seed: int
+) -> list[Curve]:
+    """pass@k(k) with bootstrap intervals for every scored run with >= 2 samples per problem."""
+    curves = []
+    for run in runs:
+        if run.kind not in SCORED_KINDS:
+            continue
+        counts = run_counts(store, run.id)
+        if not counts:
+            continue
+        ns = [n for n, _ in counts.values()]
+        cs = [c for _, c in counts.values()]
+        if min(ns) < 2:
+            continue
+        points = []
+        for k in _curve_ks(min(ns)):
+            iv = bootstrap_pass_at_k(ns, cs, k, n_boot=n_boot, level=DEFAULT_LEVEL, seed=seed)
+            points.append(CurvePoint(k, iv.estimate, iv.low, iv.high))
+        curves.append(Curve(labels[run.id], points))
+    return curves
+
+
+def build_sweeps(runs: Sequence[RunRecord]) -> list[SweepSeries]:
+    """One series per (sweep, model) from the sweep run's recorded points."""
+    series = []
+    for run in runs:
+        if run.kind != "sweep" or not run.summary:
+            continue
+        points = run.summary.get("points", [])
+        ks = run.summary.get("ks") or [1]
+        for model in dict.fromkeys(p["model"] for p in points):
+            mine = sorted(
+                (p for p in points if p["model"] == model), key=lambda p: p["temperature"]
+            )
+            series.append(
+                SweepSeries(
+                    sweep_id=run.id,
+                    task=str(run.summary.get("task") or run.task),
+                    model=model,
+                    n=int(run.summary.get("n") or 0),
+                    temperatures=[float(p["temperature"]) for p in mine],
+                    pass_at_k={
+                        f"pass@{k}": [p["pass_at_k"].get(f"pass@{k}") for p in mine] for k in ks
+                    },
+                )
+            )
+    return series
+
+
+def build_infill(
+    comparison: Comparison | None, labels: dict[int, RunLabel], runs: Sequence[RunRecord]
+) -> list[InfillBar]:
+    """pass@1 bars for every run that recorded a FIM order (PSM or SPM)."""
+    if comparison is None:
+        return []
+    orders = {r.id: r.spec.get("fim_order") for r in runs}
+    bars = []
+    for row in comparison.leaderboard:
+        order = orders.get(row.run_id)
+        metric = next((m for m in row.metrics if m.k == 1), None)
+        if not order or metric is None or metric.estimate is None:
+            continue
+        bars.append(
+            InfillBar(
+                run=labels[row.run_id],
+                task=row.task,
+                order=str(order).upper(),
+                estimate=metric.estimate,
+                low=metric.low if metric.low is not None else metric.estimate,
+                high=metric.high if metric.high is not None else metric.estimate,
+                n_problems=row.n_problems,
+            )
+        )
+    return bars
+
+
+def build_retrieval(runs: Sequence[RunRecord], labels: dict[int, RunLabel]) -> list[RetrievalGrid]:
+    """The Table 17 grid of each key-retrieval run, from its summary."""
+    grids = []
+    for run in runs:
+        summary = run.summary or {}
+        if run.kind != "key-retrieval" or "cells" not in summary:
+            continue
+        lengths = [int(x) for x in summary.get("lengths", [])]
+        positions = [float(x) for x in summary.get("positions", [])]
+        cells = list(summary["cells"].values())
+
+        def find(n: int, p: float, cells: list[dict[str, Any]] = cells) -> dict[str, Any]:
+            return next(
+                (c for c in cells if c["length"] == n and abs(c["position"] - p) < 1e-9), {}
+            )
+
+        grids.append(
+            RetrievalGrid(
+                run=labels[run.id],
+                lengths=lengths,
+                positions=positions,
+                accuracy=[[find(n, p).get("accuracy") for p in positions] for n in lengths],
+                examples=[[int(find(n, p).get("examples", 0)) for p in positions] for n in lengths],
+                skipped=list(summary.get("skipped", [])),
+            )
+        )
+    return grids
+
+
+def build_perplexity(
+    runs: Sequence[RunRecord], labels: dict[int, RunLabel]
+) -> list[PerplexityCurve]:
+    """Perplexity per position bucket of each perplexity run, from its summary."""
+    curves = []
+    for run in runs:
+        summary = run.summary or {}
+        if run.kind != "perplexity" or not summary.get("buckets"):
+            continue
+        curves.append(
+            PerplexityCurve(labels[run.id], list(summary["buckets"]), int(summary.get("window", 0)))
+        )
+    return curves
+
+
+def build_matrices(
+    store: Store, runs: Sequence[RunRecord], labels: dict[int, RunLabel]
+) -> list[Matrix]:
+    """One problems × runs matrix per task, problems in the dataset's order of appearance."""
+    by_task: dict[str, list[MatrixColumn]] = {}
+    order: dict[str, dict[str, None]] = {}
+    for run in runs:
+        if run.kind not in SCORED_KINDS or not run.task:
+            continue
+        counts = run_counts(store, run.id)
+        # problems generated but not yet judged still get a (grey) cell
+        for key in sorted(store.sample_keys(run.id)):
+            counts.setdefault(key[0], (0, 0))
+        if not counts:
+            continue
+        by_task.setdefault(run.task, []).append(MatrixColumn(labels[run.id], counts))
+        seen = order.setdefault(run.task, {})
+        for task_id in counts:
+            seen.setdefault(task_id, None)
+    matrices = []
+    for task, columns in by_task.items():
+        problems = sorted(order[task], key=_problem_sort_key)
+        matrices.append(Matrix(task, problems, columns))
+    return matrices
+
+
+def _problem_sort_key(task_id: str) -> tuple[str, int, str]:
+    """HumanEval/2 before HumanEval/10: numeric tails sort as numbers."""
+    head, _, tail = task_id.rpartition("/")
+    digits = "".join(ch for ch in tail if ch.isdigit())
+    return (head, int(digits) if digits and digits == tail else -1, tail)
+
+
+def _cut(text: str | None) -> str:
+    if not text:
+        return ""
+    if len(text) <= MAX_FIELD_CHARS:
+        return text
+    return (
+        text[:MAX_FIELD_CHARS] + f"\n… [{len(text) - MAX_FIELD_CHARS} more characters in the store]"
+    )
+
+
+def readable_prompt(text: str | None) -> str:
+    """A chat prompt (stored as JSON lines of messages) as role-headed text; others unchanged."""
+    if not text or not text.startswith("{"):
+        return text or ""
+    parts = []
+    for line in text.splitlines():
+        try:
+            message = json.loads(line)
+        except json.JSONDecodeError:
+            return text
+        if not isinstance(message, dict) or "role" not in message:
+            return text
+        parts.append(f"── {message['role']} ──\n{message.get('content', '')}")
+    return "\n".join(parts)
+
+
+def build_cells(
+    store: Store, runs: Sequence[RunRecord], per_cell: int
+) -> dict[str, list[dict[str, Any]]]:
+    """Drill-down data: up to ``per_cell`` samples per (run, problem), failures first.
+
+    Failures lead because they are what a reader clicks to understand; a cell that has passing
+    samples still shows at least one of them.
+    """
+    cells: dict[str, list[dict[str, Any]]] = {}
+    for run in runs:
+        if run.kind not in SCORED_KINDS:
+            continue
+        verdicts = {(v.task_id, v.sample_idx): v for v in store.verdicts(run.id)}
+        grouped: dict[str, list[dict[str, Any]]] = {}
+        for rec in store.samples(run.id):
+            v = verdicts.get((rec.task_id, rec.sample_idx))
+            extra = rec.extra or {}
+            grouped.setdefault(rec.task_id, []).append(
+                {
+                    "idx": rec.sample_idx,
+                    "status": v.status if v else "not judged",
+                    "result": v.result if v else "",
+                    "mode": v.mode if v else "",
+                    "duration_s": round(v.duration_s, 4) if v and v.duration_s else None,
+                    "prompt": _cut(readable_prompt(rec.prompt)),
+                    "raw_output": _cut(rec.raw_output),
+                    "completion": _cut(rec.completion),
+                    "stdout": _cut(v.stdout_tail) if v else "",
+                    "stderr": _cut(v.stderr_tail) if v else "",
+                    "extraction": extra.get("extraction"),
+                    "finish_reason": extra.get("finish_reason"),
+                }
+            )
+        for task_id, samples in grouped.items():
+            failing = [s for s in samples if s["status"] != "passed"]
+            passing = [s for s in samples if s["status"] == "passed"]
+            keep = failing[: max(per_cell - 1, 1)] if passing else failing[:per_cell]
+            keep += passing[: per_cell - len(keep)]
+            keep.sort(key=lambda s: s["idx"])
+            cells[f"{run.id}|{task_id}"] = keep
+    return cells
+
+
+def collect(
+    store: Store,
+    items: Sequence[str] = (),
+    *,
+    title: str = "codeduel report",
+    samples_per_cell: int = 5,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> ReportData:
+    """Read the chosen runs (default: all) and compute every section's numbers."""
+    if samples_per_cell < 1:
+        raise CodeduelError(f"--samples-per-cell {samples_per_cell} is too small", "give 1 or more")
+    runs, notes = choose_runs(store, items)
+    labels = {r.id: label_for(r) for r in runs}
+    scored = [r for r in runs if r.kind in SCORED_KINDS]
+    comparison = None
+    warnings = list(notes)
+    if scored:
+        comparison = compare_runs(store, [str(r.id) for r in scored], n_boot=n_boot, seed=seed)
+        warnings += [w for w in comparison.warnings if w not in warnings]
+    data = ReportData(
+        title=title,
+        store_path=str(store.path),
+        codeduel_version=__version__,
+        runs=runs,
+        labels=labels,
+        comparison=comparison,
+        warnings=warnings,
+    )
+    data.curves = build_curves(store, scored, labels, n_boot, seed)
+    data.sweeps = build_sweeps(runs)
+    data.infill = build_infill(comparison, labels, runs)
+    data.retrieval = build_retrieval(runs, labels)
+    data.perplexity = build_perplexity(runs, labels)
+    data.matrices = build_matrices(store, scored, labels)
+    data.cells = build_cells(store, scored, samples_per_cell)
+    return data

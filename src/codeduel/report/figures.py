@@ -1,0 +1,336 @@
+"""The report's plots, drawn once with matplotlib and written as inline SVG, PNG and SVG files.
+
+Why matplotlib: the same figure object goes into the offline HTML page (as inline SVG, no
+JavaScript library, no CDN) and into a paper (``--figures DIR``: PNG at 200 dpi and SVG), so the
+numbers a reader sees in the browser are exactly the ones in the exported files.
+Each function returns ``None`` when its section has nothing to draw.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: never needs a display
+
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+from matplotlib.ticker import NullLocator
+
+from codeduel.report.data import ReportData
+
+#: Okabe-Ito: distinguishable for colour-blind readers and on a projector.
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
+STYLE = {
+    "font.size": 10,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.25,
+    "axes.titleweight": "bold",
+    "axes.titlesize": 11,
+    "legend.frameon": False,
+    "svg.fonttype": "none",  # text stays text: selectable in the page, editable in papers
+    "svg.hashsalt": "codeduel",  # stable ids: the same data gives the same file
+}
+
+
+@dataclass(frozen=True)
+class Plot:
+    """One drawn figure: its id (file name and page anchor) and caption."""
+
+    name: str
+    caption: str
+    figure: Figure
+
+    def svg(self) -> str:
+        """The figure as an inline ``<svg>`` element (XML prologue stripped)."""
+        buf = io.StringIO()
+        self.figure.savefig(buf, format="svg", bbox_inches="tight")
+        text = buf.getvalue()
+        return text[text.index("<svg") :]
+
+    def save(self, folder: Path) -> list[Path]:
+        """Write ``NAME.png`` and ``NAME.svg`` into ``folder``."""
+        out = []
+        for fmt in ("png", "svg"):
+            path = folder / f"{self.name}.{fmt}"
+            self.figure.savefig(path, format=fmt, dpi=200, bbox_inches="tight")
+            out.append(path)
+        return out
+
+
+def _short(model: str) -> str:
+    return model.rsplit(":", 1)[-1]
+
+
+def _color(i: int) -> str:
+    return PALETTE[i % len(PALETTE)]
+
+
+def _pct(x: float | None) -> float:
+    return float("nan") if x is None else 100.0 * x
+
+
+def leaderboard_plot(data: ReportData) -> Plot | None:
+    """pass@1 with its interval per run (a forest plot), the paper's figure as a diamond."""
+    if data.comparison is None or not data.comparison.leaderboard:
+        return None
+    rows = [
+        r for r in data.comparison.leaderboard if r.metrics and r.metrics[0].estimate is not None
+    ]
+    if not rows:
+        return None
+    k = rows[0].metrics[0].k
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(7.5, 0.42 * len(rows) + 1.3))
+        tasks = list(dict.fromkeys(r.task for r in rows))
+        labels = []
+        for y, row in enumerate(rows):
+            m = row.metrics[0]
+            color = _color(tasks.index(row.task))
+            ax.errorbar(
+                _pct(m.estimate),
+                y,
+                xerr=[[_pct(m.estimate) - _pct(m.low)], [_pct(m.high) - _pct(m.estimate)]],
+                fmt="o",
+                color=color,
+                capsize=3,
+                markersize=6,
+                label=row.task if row.task not in [lbl for lbl in labels] else None,
+            )
+            labels.append(row.task)
+            if m.published is not None:
+                ax.plot(_pct(m.published), y, "D", color="#444", markersize=5, fillstyle="none")
+            ax.annotate(
+                f"{_pct(m.estimate):.1f}",
+                (_pct(m.high), y),
+                xytext=(6, 0),
+                textcoords="offset points",
+                va="center",
+                fontsize=8,
+                color="#333",
+            )
+        ax.set_yticks(range(len(rows)), [data.labels[r.run_id].short for r in rows])
+        ax.invert_yaxis()
+        ax.set_xlabel(f"pass@{k} (%), 95% bootstrap CI;  ◇ = Code Llama paper")
+        ax.set_xlim(0, 105)
+        ax.set_title(f"Leaderboard: pass@{k}")
+        if len(tasks) > 1:
+            ax.legend(loc="lower right", fontsize=8)
+        fig.tight_layout()
+    return Plot("leaderboard", f"pass@{k} per run with 95% bootstrap intervals", fig)
+
+
+def pass_at_k_plot(data: ReportData) -> Plot | None:
+    """pass@k against k (log scale) per run, with the bootstrap band."""
+    if not data.curves:
+        return None
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(7.0, 4.2))
+        for i, curve in enumerate(data.curves):
+            ks = [p.k for p in curve.points]
+            ax.plot(
+                ks,
+                [_pct(p.estimate) for p in curve.points],
+                "o-",
+                color=_color(i),
+                label=f"{curve.run.short} · {curve.run.task}",
+                markersize=4,
+            )
+            ax.fill_between(
+                ks,
+                [_pct(p.low) for p in curve.points],
+                [_pct(p.high) for p in curve.points],
+                color=_color(i),
+                alpha=0.15,
+                linewidth=0,
+            )
+        ax.set_xscale("log")
+        all_ks = sorted({p.k for c in data.curves for p in c.points})
+        ax.set_xticks(all_ks, [str(k) for k in all_ks])
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.set_xlabel("k (samples allowed per problem)")
+        ax.set_ylabel("pass@k (%)")
+        ax.set_ylim(0, 100)
+        ax.set_title("pass@k against k")
+        ax.legend(fontsize=8, loc="lower right")
+        fig.tight_layout()
+    return Plot("pass_at_k", "pass@k against k with 95% bootstrap bands", fig)
+
+
+def sweep_plot(data: ReportData) -> Plot | None:
+    """The paper's Figure 6: pass@k against sampling temperature, one panel per k."""
+    if not data.sweeps:
+        return None
+    ks = list(dict.fromkeys(k for s in data.sweeps for k in s.pass_at_k))
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(1, len(ks), figsize=(3.6 * len(ks) + 0.8, 3.6), squeeze=False)
+        for ax, k in zip(axes[0], ks, strict=True):
+            for i, series in enumerate(data.sweeps):
+                values = series.pass_at_k.get(k)
+                if not values or all(v is None for v in values):
+                    continue
+                ax.plot(
+                    series.temperatures,
+                    [_pct(v) for v in values],
+                    "o-",
+                    color=_color(i),
+                    label=f"{_short(series.model)} (sweep #{series.sweep_id}, n={series.n})",
+                )
+            ax.set_title(k)
+            ax.set_xlabel("temperature")
+            ax.set_ylim(0, 100)
+        axes[0][0].set_ylabel("pass@k (%)")
+        handles, names = axes[0][0].get_legend_handles_labels()
+        fig.legend(
+            handles, names, loc="lower center", ncol=2, fontsize=8, bbox_to_anchor=(0.5, -0.08)
+        )
+        fig.tight_layout()
+    return Plot("temperature_sweep", "pass@k against sampling temperature (paper Figure 6)", fig)
+
+
+def infill_plot(data: ReportData) -> Plot | None:
+    """PSM against SPM pass@1 per model and infilling task, with intervals."""
+    if not data.infill:
+        return None
+    groups = list(dict.fromkeys((b.task, b.run.model) for b in data.infill))
+    orders = sorted({b.order for b in data.infill})
+    width = 0.8 / len(orders)
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(max(5.0, 1.6 * len(groups) + 2), 3.8))
+        for j, order in enumerate(orders):
+            xs, ys, lo, hi = [], [], [], []
+            for g, (task, model) in enumerate(groups):
+                bar = next(
+                    (
+                        b
+                        for b in data.infill
+                        if (b.task, b.run.model, b.order) == (task, model, order)
+                    ),
+                    None,
+                )
+                if bar is None:
+                    continue
+                xs.append(g + (j - (len(orders) - 1) / 2) * width)
+                ys.append(_pct(bar.estimate))
+                lo.append(_pct(bar.estimate) - _pct(bar.low))
+                hi.append(_pct(bar.high) - _pct(bar.estimate))
+            ax.bar(xs, ys, width, yerr=[lo, hi], capsize=3, color=_color(j), label=order)
+            for x, y in zip(xs, ys, strict=True):
+                ax.annotate(
+                    f"{y:.1f}",
+                    (x, y),
+                    xytext=(0, 3),
+                    textcoords="offset points",
+                    ha="center",
+                    fontsize=8,
+                )
+        ax.set_xticks(
+            range(len(groups)),
+            [f"{m.rsplit(':', 1)[-1]}\n{t.removeprefix('humaneval-')}" for t, m in groups],
+            fontsize=8,
+        )
+        ax.set_ylabel("pass@1 (%)")
+        ax.set_ylim(0, 100)
+        ax.set_title("Infilling: PSM against SPM")
+        ax.legend(title="FIM order")
+        fig.tight_layout()
+    return Plot("infilling", "Infilling pass@1 by FIM order, 95% bootstrap intervals", fig)
+
+
+def retrieval_plot(data: ReportData) -> Plot | None:
+    """Key-retrieval accuracy heatmaps: context length × needle position, one per run."""
+    if not data.retrieval:
+        return None
+    n = len(data.retrieval)
+    with plt.rc_context(STYLE | {"axes.grid": False}):
+        fig, axes = plt.subplots(
+            1,
+            n,
+            figsize=(3.4 * n + 1.0, 0.55 * max(len(g.lengths) for g in data.retrieval) + 1.8),
+            squeeze=False,
+        )
+        image = None
+        for ax, grid in zip(axes[0], data.retrieval, strict=True):
+            values = [[_pct(v) for v in row] for row in grid.accuracy]
+            image = ax.imshow(values, cmap="viridis", vmin=0, vmax=100, aspect="auto")
+            for i, row in enumerate(values):
+                for j, v in enumerate(row):
+                    text = "skip" if math.isnan(v) else f"{v:.0f}"
+                    ax.text(
+                        j,
+                        i,
+                        text,
+                        ha="center",
+                        va="center",
+                        fontsize=9,
+                        color="white" if math.isnan(v) or v < 60 else "black",
+                    )
+            ax.set_xticks(range(len(grid.positions)), [f"{p:g}" for p in grid.positions])
+            ax.set_yticks(range(len(grid.lengths)), [f"{x:,}" for x in grid.lengths])
+            ax.set_xlabel("needle position (fraction of context)")
+            ax.set_ylabel("context length (tokens)")
+            ax.set_title(grid.run.short, fontsize=9)
+        if image is not None:
+            fig.colorbar(image, ax=axes[0].tolist(), label="accuracy (%)", shrink=0.9)
+    return Plot(
+        "key_retrieval",
+        "Key-retrieval accuracy by context length and position (paper Table 17)",
+        fig,
+    )
+
+
+def perplexity_plot(data: ReportData) -> Plot | None:
+    """Perplexity against token position: does more context keep helping?"""
+    if not data.perplexity:
+        return None
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(7.0, 3.8))
+        for i, curve in enumerate(data.perplexity):
+            rows = [b for b in curve.buckets if b.get("perplexity") is not None]
+            ax.plot(
+                range(len(rows)),
+                [b["perplexity"] for b in rows],
+                "o-",
+                color=_color(i),
+                label=curve.run.short,
+            )
+            ax.set_xticks(range(len(rows)), [b["bucket"] for b in rows], fontsize=8)
+        ax.set_xlabel("token position in file")
+        ax.set_ylabel("perplexity")
+        ax.set_title("Perplexity against context position")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+    return Plot("perplexity", "Per-token perplexity by position bucket", fig)
+
+
+FIGURES: dict[str, Callable[[ReportData], Plot | None]] = {
+    "leaderboard": leaderboard_plot,
+    "pass_at_k": pass_at_k_plot,
+    "temperature_sweep": sweep_plot,
+    "infilling": infill_plot,
+    "key_retrieval": retrieval_plot,
+    "perplexity": perplexity_plot,
+}
+
+
+def draw_all(data: ReportData) -> dict[str, Plot]:
+    """Every figure that has data, by name."""
+    plots = {}
+    for name, draw in FIGURES.items():
+        plot = draw(data)
+        if plot is not None:
+            plots[name] = plot
+    return plots
+
+
+def close_all(plots: dict[str, Plot]) -> None:
+    """Free the figures (matplotlib keeps them alive otherwise)."""
+    for plot in plots.values():
+        plt.close(plot.figure)

@@ -1,0 +1,250 @@
+"""Render :class:`~codeduel.report.data.ReportData` into one self-contained HTML file.
+
+Why jinja2 with autoescaping: every string that came from a model (prompts, outputs, error
+messages) is untrusted; the template escapes it, the drill-down data travels as JSON inside a
+``<script type="application/json">`` element (with ``</`` neutralised) and the page's script only
+ever inserts it with ``textContent``. Plots are inline SVG, so the file opens offline.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from codeduel.compare import format_p
+from codeduel.report.data import Matrix, ReportData
+from codeduel.report.figures import Plot
+
+#: Colour scale for pass rates, from none passing to all passing (matches the CSS legend).
+SCALE = ["#d73027", "#f46d43", "#fdae61", "#fee08b", "#d9ef8b", "#a6d96a", "#66bd63", "#1a9850"]
+NOT_JUDGED = "#c5cad3"
+
+#: Figure sections in page order: (anchor, figure name, title, what to run when it is empty).
+FIGURE_SECTIONS = [
+    (
+        "pass-at-k",
+        "pass_at_k",
+        "pass@k against k",
+        "No run has two or more samples per problem: run with --n 10 (or more) to draw it.",
+    ),
+    (
+        "sweep",
+        "temperature_sweep",
+        "Temperature sweep",
+        "No temperature sweep among the chosen runs: `codeduel sweep --temperatures 0.2,0.8`.",
+    ),
+    (
+        "infilling",
+        "infilling",
+        "Infilling: PSM vs SPM",
+        "No infilling run: `codeduel run --task humaneval-infill-single --fim-order psm`.",
+    ),
+    (
+        "key-retrieval",
+        "key_retrieval",
+        "Long-context key retrieval",
+        "No key-retrieval run: `codeduel key-retrieval --lengths 8k,16k,24k`.",
+    ),
+    (
+        "perplexity",
+        "perplexity",
+        "Perplexity against context length",
+        "No perplexity run: `codeduel perplexity`.",
+    ),
+]
+
+
+def _color(rate: float | None) -> str:
+    if rate is None:
+        return NOT_JUDGED
+    return SCALE[min(int(rate * len(SCALE)), len(SCALE) - 1)]
+
+
+def _pct(x: float | None) -> str:
+    return "—" if x is None else f"{100 * x:.1f}"
+
+
+def _board(data: ReportData) -> list[dict[str, Any]]:
+    if data.comparison is None:
+        return []
+    rows = []
+    for row in data.comparison.leaderboard:
+        rows.append(
+            {
+                "label": data.labels[row.run_id].short,
+                "task": row.task,
+                "dataset": row.dataset_version or "",
+                "n_problems": row.n_problems,
+                "n_samples": row.n_samples,
+                "status": row.status,
+                "partial": row.partial,
+                "metrics": [
+                    {
+                        "estimate": None if m.estimate is None else _pct(m.estimate),
+                        "low": _pct(m.low),
+                        "high": _pct(m.high),
+                        "note": m.note or "",
+                    }
+                    for m in row.metrics
+                ],
+                "published": [
+                    {"k": m.k, "value": _pct(m.published), "protocol": m.protocol or ""}
+                    for m in row.metrics
+                    if m.published is not None
+                ],
+            }
+        )
+    return rows
+
+
+def _pairs(data: ReportData) -> list[dict[str, Any]]:
+    if data.comparison is None:
+        return []
+    out = []
+    for p in data.comparison.pairs:
+        diffs: list[dict[str, str] | None] = []
+        for k in data.comparison.ks:
+            m = next((x for x in p.metrics if x.k == k), None)
+            diffs.append(
+                None
+                if m is None
+                else {
+                    "diff": f"{100 * m.diff:+.1f}",
+                    "low": f"{100 * m.low:+.1f}",
+                    "high": f"{100 * m.high:+.1f}",
+                }
+            )
+        verdict = {
+            "A better": f"{data.labels[p.run_a].short} better",
+            "B better": f"{data.labels[p.run_b].short} better",
+        }.get(p.verdict, "not significant")
+        out.append(
+            {
+                "a": data.labels[p.run_a].short,
+                "b": data.labels[p.run_b].short,
+                "n_paired": p.n_paired,
+                "diffs": diffs,
+                "test": p.test or "—",
+                "p_value": format_p(p.p_value),
+                "verdict": verdict,
+                "verdict_class": "ns" if p.verdict == "not significant" else "better",
+                "a_only": p.a_solves_b_not,
+                "b_only": p.b_solves_a_not,
+            }
+        )
+    return out
+
+
+def _matrix(mx: Matrix, data: ReportData) -> dict[str, Any]:
+    columns = [
+        {"run_id": c.run.run_id, "title": f"{c.run.short} · {c.run.status}"} for c in mx.columns
+    ]
+    rows = []
+    for problem in mx.problems:
+        cells: list[dict[str, Any] | None] = []
+        for c in mx.columns:
+            if problem not in c.rates:
+                cells.append(None)
+                continue
+            n, passed = c.rates[problem]
+            rate = passed / n if n else None
+            cells.append(
+                {
+                    "key": f"{c.run.run_id}|{problem}",
+                    "color": _color(rate),
+                    "text": "—"
+                    if rate is None
+                    else (f"{passed}/{n}" if n > 1 else ("✓" if passed else "✗")),
+                    "title": f"{problem} · {c.run.short}: "
+                    + ("not judged" if rate is None else f"{passed} of {n} passed"),
+                    "total": n,
+                }
+            )
+        rows.append({"problem": problem, "cells": cells})
+    return {"task": mx.task, "columns": columns, "rows": rows}
+
+
+def _repro(data: ReportData) -> list[dict[str, Any]]:
+    out = []
+    for run in data.runs:
+        out.append(
+            {
+                "id": run.id,
+                "kind": run.kind,
+                "model": data.labels[run.id].model,
+                "task": run.task or "",
+                "dataset_name": run.dataset.get("name") or "",
+                "dataset_version": run.dataset.get("version") or "",
+                "dataset_sha256": run.dataset.get("sha256") or "",
+                "codeduel_version": run.codeduel_version,
+                "created": run.created,
+                "finished": run.finished or run.status,
+                "spec_json": json.dumps(
+                    {"spec": run.spec, "machine": run.machine}, indent=2, ensure_ascii=False
+                ),
+            }
+        )
+    return out
+
+
+def _script_json(value: Any) -> str:
+    """JSON safe to place inside a <script> element: no ``</script>`` can end it early."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return text.replace("</", "<\\/").replace("<!--", "<\\!--")
+
+
+def render(data: ReportData, plots: dict[str, Plot]) -> str:
+    """The whole page as a string."""
+    env = Environment(
+        loader=PackageLoader("codeduel.report", "templates"),
+        autoescape=select_autoescape(["html", "j2"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    template = env.get_template("report.html.j2")
+    settings = data.comparison.settings if data.comparison else {}
+    sections = [
+        {"id": "leaderboard", "title": "Leaderboard"},
+        {"id": "pairs", "title": "Paired comparisons"},
+        *({"id": a, "title": t} for a, _, t, _ in FIGURE_SECTIONS),
+        {"id": "matrix", "title": "Problems × runs"},
+        {"id": "reproducibility", "title": "Reproducibility"},
+    ]
+    return template.render(
+        title=data.title,
+        version=data.codeduel_version,
+        store_path=data.store_path,
+        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        runs=data.runs,
+        sections=sections,
+        warnings=data.warnings,
+        level=round(100 * float(settings.get("level", 0.95))),
+        pass1_test=settings.get("pass1_test", ""),
+        ks=data.comparison.ks if data.comparison else [],
+        board=_board(data),
+        pairs=_pairs(data),
+        figures={name: plot.svg() for name, plot in plots.items()},
+        figure_sections=[
+            {
+                "id": a,
+                "name": n,
+                "title": t,
+                "empty": e,
+                "caption": plots[n].caption if n in plots else "",
+            }
+            for a, n, t, e in FIGURE_SECTIONS
+        ],
+        matrices=[_matrix(mx, data) for mx in data.matrices],
+        scale_css=", ".join(SCALE),
+        repro=_repro(data),
+        cells_json=_script_json(data.cells),
+        runs_json=_script_json(
+            {
+                str(rid): {"label": label.short, "task": label.task}
+                for rid, label in data.labels.items()
+            }
+        ),
+    )
