@@ -183,3 +183,25 @@ def test_bad_options_are_one_line() -> None:
         load_model("hf:codeduel-test/no-such-model", dtype="int3")
     with pytest.raises(CodeduelError, match="unknown option"):
         load_model("hf:codeduel-test/no-such-model", n_ctx=10)
+
+
+def test_fim_segments_encode_to_single_sentinel_ids(model: HFModel) -> None:
+    """Qwen's byte-level BPE: sentinels become their own ids, text is encoded unchanged."""
+    from codeduel.models.formats import CODE_LLAMA_FIM, QWEN_FIM
+
+    prefix, suffix = "def f(x):\n    ", "\n    return y\n"
+    ids = model.encode_segments(QWEN_FIM.segments(prefix, suffix, "psm"))
+    sentinel = {
+        t: model.tokenize(t)[0] for t in (QWEN_FIM.prefix, QWEN_FIM.suffix, QWEN_FIM.middle)
+    }
+    expected = [
+        sentinel[QWEN_FIM.prefix],
+        *model.tokenize(prefix, parse_special=False),
+        sentinel[QWEN_FIM.suffix],
+        *model.tokenize(suffix, parse_special=False),
+        sentinel[QWEN_FIM.middle],
+    ]
+    assert ids == expected
+    assert model.detokenize(ids) == QWEN_FIM.render(prefix, suffix, "psm")
+    with pytest.raises(CodeduelError, match="is not a single token"):
+        model.encode_segments(CODE_LLAMA_FIM.segments(prefix, suffix, "psm"))

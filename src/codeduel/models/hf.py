@@ -65,6 +65,7 @@ from codeduel.models.base import (
     Prompt,
     TokenLogprobs,
 )
+from codeduel.models.formats import Segment, Special
 
 if TYPE_CHECKING:
     import torch
@@ -357,6 +358,33 @@ class HFModel(Model):
                 list(tokens), skip_special_tokens=False, clean_up_tokenization_spaces=False
             )
         )
+
+    def encode_segments(self, segments: Sequence[Segment]) -> list[int]:
+        """Token ids of a FIM layout from ``formats``: sentinels as their single ids, text as is.
+
+        A SentencePiece tokenizer that adds a dummy leading space (Code Llama: the first token
+        of ``"a"`` is ``"▁a"``) encodes a ``Text`` without ``implicit_space`` as the reference's
+        ``encode_infilling`` does: ``"☺" + text`` with the marker's tokens dropped. Byte-level
+        BPE tokenizers (Qwen, StarCoder, DeepSeek) add no space and encode text unchanged.
+        """
+        first = self.tokenizer.convert_ids_to_tokens(self.tokenize("a")[:1])
+        dummy_space = bool(first) and str(first[0]).startswith("\u2581")
+        marker = len(self.tokenize("\u263a", parse_special=False)) if dummy_space else 0
+        ids: list[int] = []
+        for seg in segments:
+            if isinstance(seg, Special):
+                token = self.tokenize(seg.token)
+                if len(token) != 1 or token[0] == self.tokenizer.unk_token_id:
+                    raise CodeduelError(
+                        f"{seg.token!r} is not a single token of {self._weights_id}",
+                        "use the infilling format of this model's family (see its preset)",
+                    )
+                ids += token
+            elif seg.implicit_space or not dummy_space:
+                ids += self.tokenize(seg.text, parse_special=False)
+            else:
+                ids += self.tokenize("\u263a" + seg.text, parse_special=False)[marker:]
+        return ids
 
     def _prompt_ids(self, prompt: Prompt) -> list[int]:
         ids = self.tokenize(prompt, add_special=True) if isinstance(prompt, str) else list(prompt)
