@@ -255,7 +255,7 @@ def evaluate(
         if modes.get("concat"):
             warnings.append(
                 f"{modes['concat']} sample(s) were judged in concat mode (whole program in the "
-                "sandbox), since their tests pass objects rpc cannot carry"
+                "sandbox): the task runs those tests inside the sandbox (see its docs for why)"
             )
         _write_results(results_path, samples, verdicts)
         result = EvaluateResult(

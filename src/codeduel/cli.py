@@ -319,7 +319,12 @@ def show(
             ("created", record.created),
             ("finished", record.finished or "—"),
             ("task", record.task or "—"),
-            ("dataset", escape(f"{ds['name']} {ds['version']} sha256 {ds['sha256']}")),
+            (
+                "dataset",
+                escape(f"{ds['name']} {ds['version']} sha256 {ds['sha256']}")
+                if ds.get("name")
+                else "—",
+            ),
             ("samples", escape(str(record.spec.get("samples", "—")))),
             ("judged", f"{record.n_verdicts} of {record.n_samples} samples"),
             ("verdicts", ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "—"),

@@ -11,7 +11,7 @@ from importlib import import_module
 import typer
 
 #: Modules under codeduel.commands, each with ``register(app: typer.Typer) -> None``.
-MODULES: tuple[str, ...] = ("compare", "infill", "sweep", "longcontext", "report")
+MODULES: tuple[str, ...] = ("compare", "infill", "sweep", "longcontext", "report", "selfinstruct")
 
 
 def register_all(app: typer.Typer) -> None:

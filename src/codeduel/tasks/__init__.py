@@ -19,6 +19,7 @@ _MODULES = (
     "codeduel.tasks.mbpp",
     "codeduel.tasks.evalplus",
     "codeduel.tasks.infilling",
+    "codeduel.tasks.selfinstruct",
 )
 
 
