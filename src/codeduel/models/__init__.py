@@ -1,8 +1,12 @@
 """Model backends behind one interface, resolved from a spec string.
 
 Specs: ``gguf:PATH`` / ``llamacpp:PATH`` (llama.cpp in-process), ``hf:ORG/NAME``,
-``vllm:ORG/NAME``, ``openai:MODEL``, ``embedded:NAME``, a preset name (``codellama-7b``), a bare
-``*.gguf`` path, or nothing at all for the embedded default model.
+``vllm:ORG/NAME``, ``openai:MODEL``, ``embedded:NAME``, ``auto:ORG/NAME``, a preset name
+(``codellama-7b``), a bare ``*.gguf`` path, or nothing at all for the embedded default model.
+
+Which engine serves a transformers model (:func:`pick_backend`): an explicit ``hf:`` or
+``vllm:`` is obeyed; ``auto:`` and presets whose backend is ``hf`` go to vLLM when it is
+installed and torch sees a CUDA GPU (the fast path for n = 200 sampling), else to ``hf``.
 
 Why lazy: each heavy engine (xllamacpp, torch, vllm, openai) is an optional extra, so a backend
 module is imported only when a spec names it. A backend is a module exposing
@@ -12,6 +16,8 @@ module is imported only when a spec names it. A backend is a module exposing
 from __future__ import annotations
 
 import importlib
+import importlib.util
+from collections.abc import Callable
 from typing import Any
 
 from codeduel.errors import CodeduelError
@@ -39,6 +45,7 @@ __all__ = [
     "get_preset",
     "list_presets",
     "load_model",
+    "pick_backend",
     "register_backend",
     "resolve_spec",
 ]
@@ -51,6 +58,7 @@ _BACKENDS: dict[str, str] = {
     "gguf": "codeduel.models.llamacpp",
     "embedded": "codeduel.models.llamacpp",
     "hf": "codeduel.models.hf",
+    "auto": "codeduel.models.hf",  # hf or vllm, decided by pick_backend when loading
     "vllm": "codeduel.models.vllm",
     "openai": "codeduel.models.openai",
 }
@@ -95,12 +103,36 @@ def resolve_spec(spec: str | None) -> tuple[str, str, Preset | None]:
     return backend, target, preset
 
 
+def vllm_usable() -> bool:
+    """True when vllm is installed and torch sees a CUDA GPU (vllm itself is not imported)."""
+    if importlib.util.find_spec("vllm") is None or importlib.util.find_spec("torch") is None:
+        return False
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def pick_backend(
+    prefix: str, *, explicit: bool, vllm_available: Callable[[], bool] = vllm_usable
+) -> str:
+    """The backend that loads a resolved spec: ``auto`` and non-explicit ``hf`` (from a preset)
+    become ``vllm`` when ``vllm_available()``, else ``hf``; anything else is kept as written.
+
+    Why: a preset names weights, not an engine, and vLLM is the fastest engine on a GPU; a
+    user who writes ``hf:`` asked for transformers and gets it.
+    """
+    if prefix == "auto" or (prefix == "hf" and not explicit):
+        return "vllm" if vllm_available() else "hf"
+    return prefix
+
+
 def load_model(spec: str | None = None, **options: Any) -> Model:
     """Load the model a spec names; ``options`` go to the backend (e.g. ``n_ctx``, ``n_threads``).
 
     Every failure a user can fix is a one-line :class:`CodeduelError`.
     """
-    prefix, target, _ = resolve_spec(spec)
+    prefix, target, preset = resolve_spec(spec)
+    prefix = pick_backend(prefix, explicit=preset is None)
     module_name = _BACKENDS[prefix]
     try:
         module = importlib.import_module(module_name)

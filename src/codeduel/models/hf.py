@@ -7,7 +7,9 @@ loaded through transformers' ``gguf_file``: every tensor is dequantised, so memo
 ``hf:ORG/NAME`` with the option ``gguf_file="x.gguf"`` for a GGUF inside a hub repo.
 Options: ``dtype`` (``fp32``/``bf16``/``fp16``; default fp32 on CPU, bf16 on CUDA), ``device``
 (``cpu``/``cuda``/``cuda:1``; default CUDA when available), ``max_batch`` (rows decoded
-together), ``context_window``, ``n_threads``, ``revision``, ``quiet``.
+together), ``context_window``, ``n_threads``, ``revision``, ``quiet``, ``engine``
+(``loop``/``static``; default ``static`` on CUDA, ``loop`` on CPU) and ``compile`` (compile
+the static engine's decode step; default on CUDA only).
 
 Why a decode loop of our own instead of ``model.generate``:
 
@@ -19,15 +21,29 @@ Why a decode loop of our own instead of ``model.generate``:
   finish a row but it keeps decoding as padding). Here a row that emits an end-of-generation
   token or completes a stop string leaves the batch at once (its KV rows are dropped) and its
   text is cut exactly before the stop, as the llama.cpp backend does.
-* **Seeds per sample.** Sample ``j`` of a request draws from its own ``torch.Generator``
-  seeded ``seed + j``, so a seeded result does not depend on ``max_batch`` or on which other
-  rows finished first (the llama.cpp backend uses the same ``seed + j`` rule).
+* **Seeds per sample.** Sample ``j`` of a request draws from its own (CPU) ``torch.Generator``
+  seeded ``seed + j``, one uniform per token, turned into a token by inverse CDF for all rows
+  at once; so a seeded result does not depend on ``max_batch``, on the engine or on which
+  other rows finished first (the llama.cpp backend uses the same ``seed + j`` rule).
 
 Greedy decoding is plain argmax over the same forward passes ``generate`` makes, which the tests
-check token for token. The loop is split into :meth:`HFModel._prefill` and
-:meth:`HFModel._decode` around a ``DynamicCache`` so the GPU work of issue #7 (static or paged
-KV cache, compiled decode, refilling finished rows) can replace those two steps without
-touching stop handling, sampling or the public interface.
+check token for token.
+
+Two engines share prefill, sampling and stop handling (:meth:`HFModel._advance`):
+
+* ``loop``: one prompt at a time over a ``DynamicCache``; rows leave the batch as they finish.
+  Cheap on CPU, where kernel launches are not the bottleneck.
+* ``static`` (issue #7, the GPU path): a fixed batch of *slots* over a static KV cache (a
+  transformers ``StaticLayer`` per layer whose rows write at their own positions). Each prompt
+  is prefilled once and its KV copied into the slots of its samples; when a row finishes, its
+  slot is refilled at once with the next pending sample of the same or the next prompt, so a
+  long sample never holds the batch. Every step has the same shapes, so on CUDA the one-step
+  decode is compiled with ``torch.compile(mode="reduce-overhead")`` (a CUDA graph) once per
+  slot-cache shape; that cost is in :attr:`HFModel.stats` (``compile_s``). The cache holds
+  ``max_batch`` (a power of two at most) slots of prompt + ``max_new_tokens`` positions,
+  rounded up to 64, and only grows, so a run compiles once or a few times; on CUDA the slot
+  count is halved until the cache fits in 90 % of free memory. Every step attends over the
+  whole cache length (masked), so keep ``context_window``/``max_new_tokens`` tight.
 
 GGUF tokenizers: converting one from GGUF metadata takes 10-40 s, so the converted tokenizer is
 saved once (``save_pretrained``) in the user cache dir, keyed by the GGUF's content and the
@@ -38,6 +54,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import hashlib
 import inspect
 import io
@@ -47,7 +64,8 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -99,6 +117,11 @@ END_TOKENS = (
     "<|repo_name|>",
     "<|file_sep|>",
 )
+#: Decode engines: ``loop`` (a DynamicCache per prompt, rows dropped as they finish) and
+#: ``static`` (a fixed batch of slots over a static KV cache, refilled as rows finish).
+ENGINES = ("loop", "static")
+#: Slot-cache lengths are rounded up to this, so nearby request shapes share one compiled step.
+_CACHE_BUCKET = 64
 _HUB_ID = re.compile(r"^[\w.\-]+(/[\w.\-]+)?$")
 _HASH_PREFIX = 64 << 20  # GGUF metadata (tokenizer included) sits at the start of the file
 
@@ -291,6 +314,49 @@ class _Row:
     stop: str | None = None
 
 
+@functools.cache
+def _slot_layer_type() -> type:
+    """A transformers ``StaticLayer`` whose rows are written at their own positions.
+
+    ``StaticLayer`` keeps one write position for the whole batch; slots refilled at different
+    times sit at different positions, so each decode step scatters row ``b``'s new key/value
+    to ``positions[b]`` (a tensor shared by all layers, updated in place between steps so a
+    CUDA graph replays it). Prompts are not written through here: their KV is copied in.
+    """
+    from transformers.cache_utils import StaticLayer
+
+    class SlotLayer(StaticLayer):  # type: ignore[misc]
+        def __init__(self, max_cache_len: int, positions: Any) -> None:
+            super().__init__(max_cache_len=max_cache_len)
+            self.positions = positions
+
+        def update(self, key_states: Any, value_states: Any, *args: Any, **kwargs: Any) -> Any:
+            where = self.positions.view(-1, 1, 1, 1)
+            k_index = where.expand(-1, key_states.shape[1], 1, key_states.shape[3])
+            v_index = where.expand(-1, value_states.shape[1], 1, value_states.shape[3])
+            self.keys.scatter_(2, k_index, key_states)
+            self.values.scatter_(2, v_index, value_states)
+            return self.keys, self.values
+
+    return SlotLayer
+
+
+@dataclass
+class _Slots:
+    """The static engine's fixed-shape state: ``size`` slots of ``length`` KV positions each.
+
+    Shapes never change while it lives, so the one-step decode compiles (and on CUDA is
+    captured as a CUDA graph) once and is replayed for every step of every request.
+    """
+
+    size: int
+    length: int
+    cache: Any
+    positions: Any  # [size] long: where each slot's next token is written
+    step: Callable[[Any], Any]
+    bytes: int
+
+
 def find_stop(text: str, stops: Sequence[str], start: int = 0) -> tuple[int, str] | None:
     """Earliest stop string in ``text`` at or after ``start`` (ties go to the first listed)."""
     best: tuple[int, str] | None = None
@@ -316,6 +382,8 @@ class HFModel(Model):
         sha256: str | None = None,
         context_window: int | None = None,
         max_batch: int = 16,
+        engine: str | None = None,
+        compile: bool | None = None,
     ) -> None:
         self.torch, transformers = _import_torch()
         self.model = model
@@ -338,6 +406,16 @@ class HFModel(Model):
         # transformers 5.2x renamed ``past_key_values`` to ``cache`` (the old name warns).
         forward = inspect.signature(model.forward).parameters
         self._cache_kw = "cache" if "cache" in forward else "past_key_values"
+        self._takes_cache_position = "cache_position" in forward
+        on_cuda = self.device.type == "cuda"
+        self.engine = engine or ("static" if on_cuda else "loop")
+        if self.engine not in ENGINES:
+            raise CodeduelError(f"unknown engine {self.engine!r}", "use engine='loop' or 'static'")
+        self.compile = on_cuda if compile is None else bool(compile)
+        self._slots: _Slots | None = None
+        #: What the static engine cost and did: compile seconds (paid once per slot-cache
+        #: shape), decode steps, prefills; kept so runs and benches can report it.
+        self.stats: dict[str, float] = {"compile_s": 0.0, "compiles": 0, "steps": 0, "prefills": 0}
 
     # -- tokenizer ---------------------------------------------------------------------------
 
@@ -418,7 +496,12 @@ class HFModel(Model):
 
     def _sample(self, logits: torch.Tensor, params: GenParams, rows: list[_Row]) -> torch.Tensor:
         """Next token of each row: argmax, or temperature → top-k → top-p, then a draw from the
-        row's own generator (so each sample's randomness is independent of the batch)."""
+        row's own generator (so each sample's randomness is independent of the batch).
+
+        The draw is by inverse CDF: each row takes one uniform from its own CPU generator and
+        all rows are searched in the cumulative distribution at once, so a step costs a few
+        kernels whatever the batch (a ``multinomial`` per row would cost one launch per row).
+        """
         torch = self.torch
         if params.greedy:
             return logits.argmax(dim=-1)
@@ -433,11 +516,14 @@ class HFModel(Model):
             drop = before >= params.top_p
             drop[:, 0] = False
             scores = scores.scatter(-1, order, ordered.masked_fill(drop, float("-inf")))
-        probs = scores.softmax(dim=-1)
-        picks = [
-            torch.multinomial(probs[i], 1, generator=row.generator) for i, row in enumerate(rows)
-        ]
-        return torch.cat(picks)
+        cdf = scores.softmax(dim=-1).double().cumsum(dim=-1)
+        draws = torch.cat(
+            [torch.rand(1, generator=row.generator, dtype=torch.float64) for row in rows]
+        )
+        target = draws.to(cdf.device)[:, None] * cdf[:, -1:]
+        # the first token whose cumulative mass exceeds the draw: never a zero-probability one
+        picked = torch.searchsorted(cdf, target, right=True)[:, 0]
+        return picked.clamp_(max=cdf.shape[-1] - 1)
 
     def _check_stop(self, row: _Row, stops: Sequence[str]) -> bool:
         """Decode the row's text and cut it at the first stop string that has appeared."""
@@ -452,6 +538,20 @@ class HFModel(Model):
         row.text, row.stop = text[: hit[0]], hit[1]
         return True
 
+    def _advance(self, row: _Row, token: int, params: GenParams, budget: int) -> bool:
+        """Append a sampled token to its row; True when the row has finished (eos, stop, length).
+
+        Both engines end rows through here, so stop handling is identical between them.
+        """
+        row.tokens.append(int(token))
+        if token in self.eos_ids:
+            row.finish = "eos"
+        elif params.stop and self._check_stop(row, params.stop):
+            row.finish = "stop"
+        elif len(row.tokens) >= budget:
+            row.finish = "length"
+        return row.finish is not None
+
     def _run_rows(
         self,
         cache: Any,
@@ -462,25 +562,18 @@ class HFModel(Model):
     ) -> list[_Row]:
         """Decode ``len(seeds)`` rows from one prompt's cache until each ends on its own."""
         torch = self.torch
-        rows = [_Row(generator=torch.Generator(device=self.device).manual_seed(s)) for s in seeds]
+        rows = [_Row(generator=torch.Generator().manual_seed(s)) for s in seeds]
         if len(rows) > 1:
             cache.batch_repeat_interleave(len(rows))
             logits = logits.expand(len(rows), -1)
         active = list(range(len(rows)))
         for _ in range(budget):
             picked = self._sample(logits, params, [rows[i] for i in active])
-            keep: list[int] = []
-            for pos, (i, token) in enumerate(zip(active, picked.tolist(), strict=True)):
-                row = rows[i]
-                row.tokens.append(int(token))
-                if token in self.eos_ids:
-                    row.finish = "eos"
-                elif params.stop and self._check_stop(row, params.stop):
-                    row.finish = "stop"
-                elif len(row.tokens) >= budget:
-                    row.finish = "length"
-                else:
-                    keep.append(pos)
+            keep = [
+                pos
+                for pos, (i, token) in enumerate(zip(active, picked.tolist(), strict=True))
+                if not self._advance(rows[i], token, params, budget)
+            ]
             if not keep:
                 break
             if len(keep) < len(active):
@@ -490,6 +583,204 @@ class HFModel(Model):
                 active = [active[p] for p in keep]
             logits = self._decode(picked, cache)
         return rows
+
+    # -- static engine (issue #7) -----------------------------------------------------------
+
+    def _slot_cache(self, size: int, length: int, prefix: Any) -> _Slots:
+        """The slot cache for ``size`` slots of ``length`` positions: the current one when it
+        fits, else a new one (compiled and warmed up here, so that cost is paid once per shape).
+
+        ``prefix`` (a prefilled DynamicCache) gives the per-layer KV shapes and dtype. On CUDA
+        the slot count is halved until the cache fits in 90 % of free memory.
+        """
+        torch = self.torch
+        old = self._slots
+        if old is not None and old.size == size and old.length >= length:
+            return old
+        layers = prefix.layers
+        types = getattr(self.model.config.get_text_config(), "layer_types", None) or []
+        if any(t != "full_attention" for t in types):
+            raise CodeduelError(
+                f"engine='static' needs a model with full attention in every layer; "
+                f"{self._weights_id} has {sorted(set(types))}",
+                "load it with engine='loop'",
+            )
+        per_token = sum(
+            (
+                layer.keys.shape[1] * layer.keys.shape[3]
+                + layer.values.shape[1] * layer.values.shape[3]
+            )
+            * layer.keys.element_size()
+            for layer in layers
+        )
+        self._slots = None  # free the old cache before allocating the new one
+        del old
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+            free = torch.cuda.mem_get_info(self.device)[0]
+            while size > 1 and size * length * per_token > 0.9 * free:
+                size //= 2
+        positions = torch.zeros(size, dtype=torch.long, device=self.device)
+        layer_type = _slot_layer_type()
+        from transformers.cache_utils import Cache
+
+        cache = Cache(layers=[layer_type(length, positions) for _ in layers])
+        two_args = len(inspect.signature(layer_type.lazy_initialization).parameters) > 2
+        for slot_layer, layer in zip(cache.layers, layers, strict=True):
+            k = layer.keys[:, :, :1].expand(size, -1, -1, -1)
+            v = layer.values[:, :, :1].expand(size, -1, -1, -1)
+            # transformers < 5.2x sized both tensors from the keys alone
+            slot_layer.lazy_initialization(*((k, v) if two_args else (k,)))
+        if self.compile:
+            torch._dynamo.mark_static_address(positions)
+        step = self._make_step(cache, positions, length)
+        slots = _Slots(size, length, cache, positions, step, size * length * per_token)
+        if self.compile:
+            start = time.perf_counter()
+            tokens = torch.zeros(size, dtype=torch.long, device=self.device)
+            for _ in range(3):  # compile, then (CUDA) warm up and record the graph
+                step(tokens)
+            if self.device.type == "cuda":
+                torch.cuda.synchronize(self.device)
+            self.stats["compile_s"] += time.perf_counter() - start
+            self.stats["compiles"] += 1
+        self._slots = slots
+        return slots
+
+    def _make_step(self, cache: Any, positions: Any, length: int) -> Callable[[Any], Any]:
+        """One decode step over every slot: token ids [size] -> next-token logits [size, V].
+
+        Each slot attends to its positions ``0..positions[b]`` only (an additive mask built
+        from ``positions``), so stale KV left by an earlier occupant is never read.
+        """
+        torch = self.torch
+        model, kw = self.model, self._cache_kw
+        arange = torch.arange(length, device=self.device)
+        dtype = next(model.parameters()).dtype
+        lowest = torch.finfo(dtype).min
+        # older transformers derive cache_position from the cache's length (a data-dependent
+        # value) when it is not passed; the slot layers ignore it, so any 1-element tensor does
+        extra = {"cache_position": positions[:1]} if self._takes_cache_position else {}
+
+        def step(tokens: Any) -> Any:
+            allowed = arange[None, :] <= positions[:, None]
+            zero = torch.zeros((), dtype=dtype, device=arange.device)
+            mask = torch.where(allowed, zero, lowest)[:, None, None, :]
+            out = model(
+                input_ids=tokens[:, None],
+                position_ids=positions[:, None],
+                attention_mask=mask,  # 4D: transformers uses a prepared mask as is
+                use_cache=True,
+                **{kw: cache},
+                **extra,
+            )
+            return out.logits[:, -1, :].float()
+
+        if not self.compile:
+            return step
+        mode = "reduce-overhead" if self.device.type == "cuda" else None
+        # each slot-cache shape is one more compiled entry of this function; past dynamo's
+        # default limit (8) it would silently fall back to eager
+        config = torch._dynamo.config
+        if hasattr(config, "recompile_limit"):
+            config.recompile_limit = max(config.recompile_limit, 64)
+        return torch.compile(step, mode=mode, dynamic=False)  # type: ignore[no-any-return]
+
+    @staticmethod
+    def _copy_prefix(slots: _Slots, prefix: Any, targets: list[int]) -> None:
+        """Prefix sharing: copy one prompt's prefilled KV into the slots of its samples."""
+        index = slots.positions.new_tensor(targets)
+        for slot_layer, layer in zip(slots.cache.layers, prefix.layers, strict=True):
+            n = layer.keys.shape[2]
+            slot_layer.keys[index, :, :n] = layer.keys[0].to(slot_layer.keys.dtype)
+            slot_layer.values[index, :, :n] = layer.values[0].to(slot_layer.values.dtype)
+
+    def _run_static(
+        self, all_ids: list[list[int]], params: GenParams, base_seed: int
+    ) -> list[list[Completion]]:
+        """Every sample of every prompt through a fixed batch of slots; a finished row's slot
+        is refilled at once with the next pending sample (of this prompt or the next one).
+
+        A prompt is prefilled once (batch 1, as in the loop engine) and its KV copied into the
+        slots of its samples; sampling, seeds and stop handling are the loop engine's.
+        """
+        torch = self.torch
+        per_prompt = 1 if params.greedy else params.n
+        budgets = [min(params.max_new_tokens, self.context_window - len(ids)) for ids in all_ids]
+        need = max(len(ids) + b for ids, b in zip(all_ids, budgets, strict=True))
+        length = min(self.context_window, -(-need // _CACHE_BUCKET) * _CACHE_BUCKET)
+        total = per_prompt * len(all_ids)
+        size = min(self.max_batch, 1 << (total - 1).bit_length())  # powers of 2: few shapes
+        pending = deque((p, j) for p in range(len(all_ids)) for j in range(per_prompt))
+        rows: list[list[_Row]] = [[] for _ in all_ids]
+        started: dict[int, float] = {}
+        ended: dict[int, float] = {}
+        slots: _Slots | None = None
+        occupant: list[tuple[int, _Row] | None] = []
+        where: list[int] = []
+        logits: torch.Tensor | None = None
+        held: tuple[int, Any, torch.Tensor] | None = None
+        with torch.inference_mode():
+            while True:
+                # refill free slots, prompt by prompt (one prefill shared by its samples)
+                while pending and (slots is None or None in occupant):
+                    p = pending[0][0]
+                    if held is None or held[0] != p:  # kept until all its samples are placed
+                        started[p] = time.perf_counter()
+                        held = (p, *self._prefill(all_ids[p]))
+                        self.stats["prefills"] += 1
+                    _, prefix, first = held
+                    if slots is None:
+                        slots = self._slot_cache(size, length, prefix)
+                        occupant = [None] * slots.size
+                        where = [0] * slots.size
+                        logits = first.new_zeros(slots.size, first.shape[-1])
+                    assert logits is not None
+                    targets: list[int] = []
+                    while pending and pending[0][0] == p and None in occupant:
+                        _, j = pending.popleft()
+                        s = occupant.index(None)
+                        gen = torch.Generator().manual_seed(base_seed + j)
+                        row = _Row(generator=gen)
+                        rows[p].append(row)
+                        occupant[s], where[s] = (p, row), len(all_ids[p])
+                        logits[s] = first[0]
+                        targets.append(s)
+                    self._copy_prefix(slots, prefix, targets)
+                    if not pending or pending[0][0] != p:
+                        held = None
+                active = [s for s, o in enumerate(occupant) if o is not None]
+                if not active or slots is None or logits is None:
+                    break
+                picked = self._sample(
+                    logits[active],
+                    params,
+                    [occupant[s][1] for s in active],  # type: ignore[index]
+                )
+                feed = [0] * slots.size
+                fed = False
+                for s, token in zip(active, picked.tolist(), strict=True):
+                    p, row = occupant[s]  # type: ignore[misc]
+                    if self._advance(row, token, params, budgets[p]):
+                        occupant[s], where[s] = None, 0
+                        ended[p] = time.perf_counter()
+                    else:
+                        feed[s], fed = int(token), True
+                if not fed:
+                    continue
+                slots.positions.copy_(torch.tensor(where))
+                out = slots.step(torch.tensor(feed, device=self.device))
+                self.stats["steps"] += 1
+                logits = out.clone() if self.compile else out
+                where = [
+                    w + 1 if o is not None else 0 for w, o in zip(where, occupant, strict=True)
+                ]
+        results: list[list[Completion]] = []
+        for p, prompt_rows in enumerate(rows):
+            seconds = ended[p] - started[p]
+            out_rows = [self._completion(row, len(all_ids[p]), seconds) for row in prompt_rows]
+            results.append(out_rows * params.n if params.greedy else out_rows)
+        return results
 
     def _completion(self, row: _Row, n_prompt: int, seconds: float) -> Completion:
         if row.text is None:
@@ -532,6 +823,8 @@ class HFModel(Model):
         base_seed = params.seed
         if base_seed is None:
             base_seed = random.SystemRandom().randrange(2**31)
+        if self.engine == "static":
+            return self._run_static(all_ids, params, base_seed)
         return [self._generate_one(ids, params, base_seed) for ids in all_ids]
 
     # -- chat --------------------------------------------------------------------------------
@@ -592,13 +885,15 @@ class HFModel(Model):
             context_window=self.context_window,
             train_context_window=self.train_context_window,
             n_params=sum(p.numel() for p in self.model.parameters()),
-            engine_version=self._engine,
+            engine_version=f"{self._engine}, engine {self.engine}"
+            + (" (compiled)" if self.engine == "static" and self.compile else ""),
             chat_template=self.chat_template,
         )
 
     def close(self) -> None:
         """Drop the weights so their memory (host or GPU) can be freed."""
         self.model = None  # type: ignore[assignment]
+        self._slots = None
         if self.device.type == "cuda":
             self.torch.cuda.empty_cache()
 
@@ -667,7 +962,11 @@ def load(target: str, **options: Any) -> HFModel:
     spec = options.pop("spec", None) or f"hf:{target}"
     weights_id: str | None = options.pop("weights_id", None)
     sha256: str | None = options.pop("sha256", None)
-    keep = {k: options.pop(k) for k in ("context_window", "max_batch") if k in options}
+    keep = {
+        k: options.pop(k)
+        for k in ("context_window", "max_batch", "engine", "compile")
+        if k in options
+    }
     if options:
         raise CodeduelError(
             f"unknown option(s) for the hf backend: {', '.join(sorted(options))}",
