@@ -29,7 +29,8 @@ record the mode in every verdict.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -104,3 +105,33 @@ class Executor(Protocol):
     def layers(self) -> list[LayerStatus]: ...
 
     def close(self) -> None: ...
+
+
+def run_bounded(
+    submit: Callable[[Program], Future[Verdict]], programs: Iterable[Program], max_in_flight: int
+) -> Iterator[Verdict]:
+    """Judge ``programs`` lazily through ``submit``, at most ``max_in_flight`` at once, and
+    yield verdicts as they finish; unfinished futures are cancelled if the caller stops early.
+
+    Why shared: every executor with a thread-safe ``submit`` gets the same ``run`` semantics.
+    """
+    it = iter(programs)
+    pending: set[Future[Verdict]] = set()
+    exhausted = False
+    try:
+        while True:
+            while not exhausted and len(pending) < max_in_flight:
+                try:
+                    program = next(it)
+                except StopIteration:
+                    exhausted = True
+                    break
+                pending.add(submit(program))
+            if not pending:
+                return
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                yield fut.result()
+    finally:
+        for fut in pending:
+            fut.cancel()

@@ -25,14 +25,14 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import Future
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from codeduel.errors import ExecutorError
 from codeduel.execution import codec
-from codeduel.execution.base import LayerStatus, Limits, Program, Verdict
+from codeduel.execution.base import LayerStatus, Limits, Program, Verdict, run_bounded
 from codeduel.execution.worker import recv_msg, send_msg
 
 __all__ = ["ISOLATION_LEVELS", "LocalExecutor"]
@@ -385,26 +385,7 @@ class LocalExecutor:
 
     def run(self, programs: Iterable[Program]) -> Iterator[Verdict]:
         """Judge programs lazily, at most ``max_in_flight`` at once; yield as they finish."""
-        it = iter(programs)
-        pending: set[Future[Verdict]] = set()
-        exhausted = False
-        try:
-            while True:
-                while not exhausted and len(pending) < self.max_in_flight:
-                    try:
-                        program = next(it)
-                    except StopIteration:
-                        exhausted = True
-                        break
-                    pending.add(self.submit(program))
-                if not pending:
-                    return
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    yield fut.result()
-        finally:
-            for fut in pending:
-                fut.cancel()
+        return run_bounded(self.submit, programs, self.max_in_flight)
 
     def close(self) -> None:
         """Stop every worker and child; pending futures are cancelled. Idempotent."""

@@ -30,12 +30,12 @@ import socket
 import sys
 import threading
 from collections.abc import Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
 from codeduel.errors import ExecutorError
-from codeduel.execution.base import LayerStatus, Limits, Program, Verdict
+from codeduel.execution.base import LayerStatus, Limits, Program, Verdict, run_bounded
 
 __all__ = ["RayExecutor", "acquire_ray", "release_ray"]
 
@@ -126,6 +126,20 @@ def release_ray() -> None:
 def _missing_module(err: BaseException) -> str | None:
     found = re.search(r"No module named '([^']+)'", str(err))
     return found.group(1) if found else None
+
+
+def actor_start_error(err: BaseException, what: str) -> ExecutorError:
+    """The one-line error for a Ray actor (``what``) that died while starting: a node that
+    lacks a module says which, anything else gives the error's first line."""
+    missing = _missing_module(err)
+    if missing is not None:
+        return ExecutorError(
+            f"a Ray node cannot import {missing!r}",
+            "install codeduel (pip install 'codeduel[ray]') into every node's Python",
+        )
+    return ExecutorError(
+        f"a {what} failed to start: {_first_line(err)}", "check the cluster with `ray status`"
+    )
 
 
 class _ExecActor:
@@ -287,26 +301,7 @@ class RayExecutor:
 
     def run(self, programs: Iterable[Program]) -> Iterator[Verdict]:
         """Judge programs lazily, at most ``max_in_flight`` at once; yield as they finish."""
-        it = iter(programs)
-        pending: set[Future[Verdict]] = set()
-        exhausted = False
-        try:
-            while True:
-                while not exhausted and len(pending) < self.max_in_flight:
-                    try:
-                        program = next(it)
-                    except StopIteration:
-                        exhausted = True
-                        break
-                    pending.add(self.submit(program))
-                if not pending:
-                    return
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    yield fut.result()
-        finally:
-            for fut in pending:
-                fut.cancel()
+        return run_bounded(self.submit, programs, self.max_in_flight)
 
     def layers(self) -> list[LayerStatus]:
         """Each layer is active only if it is active on every actor's node."""
@@ -390,18 +385,6 @@ class RayExecutor:
                 "install the same codeduel version on every node",
             )
 
-    def _actor_failed(self, err: BaseException) -> ExecutorError:
-        missing = _missing_module(err)
-        if missing is not None:
-            return ExecutorError(
-                f"a Ray node cannot import {missing!r}",
-                "install codeduel (pip install 'codeduel[ray]') into every node's Python",
-            )
-        return ExecutorError(
-            f"a Ray executor actor failed to start: {_first_line(err)}",
-            "check the cluster with `ray status`",
-        )
-
     def _start_actors(self, n: int) -> None:
         """Start ``n`` actors and wait until each has imported codeduel and its sandbox."""
         ray = self._ray
@@ -419,7 +402,7 @@ class RayExecutor:
                 try:
                     info = ray.get(ref)
                 except ray.exceptions.RayError as e:
-                    raise self._actor_failed(e) from None
+                    raise actor_start_error(e, "Ray executor actor") from None
                 self._check_info(info)
                 self._slots.append(_Slot(handle, info))
         except BaseException:

@@ -213,7 +213,7 @@ class RayModelPool:
         return info
 
     def _start(self, n: int) -> None:
-        from codeduel.execution.ray_executor import _missing_module
+        from codeduel.execution.ray_executor import actor_start_error
 
         ray = self._ray
         handles = [self._new() for _ in range(n)]
@@ -231,16 +231,7 @@ class RayModelPool:
             try:
                 info = ray.get(ref)
             except ray.exceptions.RayError as e:
-                missing = _missing_module(e)
-                if missing is not None:
-                    raise CodeduelError(
-                        f"a Ray node cannot import {missing!r}",
-                        "install codeduel (pip install 'codeduel[ray]') into every node's Python",
-                    ) from None
-                raise CodeduelError(
-                    f"a generation worker failed to start: {str(e).splitlines()[0]}",
-                    "check the cluster with `ray status`",
-                ) from None
+                raise actor_start_error(e, "generation worker") from None
             self._replicas.append(_Replica(handle, self._checked(info)))
             del self._starting[ref]
 
