@@ -137,7 +137,7 @@ class ReportData:
     warnings: list[str] = field(default_factory=list)
 
 
-def _short_model(model: str) -> str:
+def short_model(model: str) -> str:
     """Drop backend prefixes (``llamacpp:embedded:``) so labels fit in a legend."""
     return model.rsplit(":", 1)[-1].rsplit("/", 1)[-1]
 
@@ -145,23 +145,24 @@ def _short_model(model: str) -> str:
 def label_for(run: RunRecord) -> RunLabel:
     """A short unique label: id, model, and the decoding when it is not greedy n=1."""
     model = model_name(run)
-    extra = []
+    extra: list[str] = []
     spec = run.spec
     temperature = spec.get("temperature")
     n = spec.get("n")
     if run.kind == "run" and (temperature not in (None, 0, 0.0) or (n or 1) > 1):
-        extra.append(f"T={temperature:g}" if isinstance(temperature, int | float) else "")
+        if isinstance(temperature, int | float):
+            extra.append(f"T={temperature:g}")
         extra.append(f"n={n}")
     if spec.get("fim_order"):
         extra.append(str(spec["fim_order"]).upper())
-    suffix = f" ({', '.join(e for e in extra if e)})" if any(extra) else ""
+    suffix = f" ({', '.join(extra)})" if extra else ""
     return RunLabel(
         run_id=run.id,
         kind=run.kind,
         model=model,
         task=run.task,
         status=run.status,
-        short=f"#{run.id} {_short_model(model)}{suffix}",
+        short=f"#{run.id} {short_model(model)}{suffix}",
     )
 
 
@@ -210,14 +211,18 @@ def _curve_ks(n_min: int) -> list[int]:
 
 
 def build_curves(
-    store: Store, runs: Sequence[RunRecord], labels: dict[int, RunLabel], n_boot: int, seed: int
+    counts_by_run: dict[int, dict[str, tuple[int, int]]],
+    runs: Sequence[RunRecord],
+    labels: dict[int, RunLabel],
+    n_boot: int,
+    seed: int,
 ) -> list[Curve]:
     """pass@k(k) with bootstrap intervals for every scored run with >= 2 samples per problem."""
     curves = []
     for run in runs:
         if run.kind not in SCORED_KINDS:
             continue
-        counts = run_counts(store, run.id)
+        counts = counts_by_run[run.id]
         if not counts:
             continue
         ns = [n for n, _ in counts.values()]
@@ -331,7 +336,10 @@ def build_perplexity(
 
 
 def build_matrices(
-    store: Store, runs: Sequence[RunRecord], labels: dict[int, RunLabel]
+    store: Store,
+    runs: Sequence[RunRecord],
+    labels: dict[int, RunLabel],
+    counts_by_run: dict[int, dict[str, tuple[int, int]]],
 ) -> list[Matrix]:
     """One problems × runs matrix per task, problems in the dataset's order of appearance."""
     by_task: dict[str, list[MatrixColumn]] = {}
@@ -339,7 +347,7 @@ def build_matrices(
     for run in runs:
         if run.kind not in SCORED_KINDS or not run.task:
             continue
-        counts = run_counts(store, run.id)
+        counts = dict(counts_by_run[run.id])
         # problems generated but not yet judged still get a (grey) cell
         for key in sorted(store.sample_keys(run.id)):
             counts.setdefault(key[0], (0, 0))
@@ -461,11 +469,13 @@ def collect(
         comparison=comparison,
         warnings=warnings,
     )
-    data.curves = build_curves(store, scored, labels, n_boot, seed)
+    # one read of each run's verdicts serves the curves and the matrix
+    counts = {r.id: run_counts(store, r.id) for r in scored}
+    data.curves = build_curves(counts, scored, labels, n_boot, seed)
     data.sweeps = build_sweeps(runs)
     data.infill = build_infill(comparison, labels, runs)
     data.retrieval = build_retrieval(runs, labels)
     data.perplexity = build_perplexity(runs, labels)
-    data.matrices = build_matrices(store, scored, labels)
+    data.matrices = build_matrices(store, scored, labels, counts)
     data.cells = build_cells(store, scored, samples_per_cell)
     return data

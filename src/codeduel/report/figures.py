@@ -22,7 +22,7 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullLocator
 
-from codeduel.report.data import ReportData
+from codeduel.report.data import ReportData, short_model
 
 #: Okabe-Ito: distinguishable for colour-blind readers and on a projector.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
@@ -63,10 +63,6 @@ class Plot:
             self.figure.savefig(path, format=fmt, dpi=200, bbox_inches="tight")
             out.append(path)
         return out
-
-
-def _short(model: str) -> str:
-    return model.rsplit(":", 1)[-1]
 
 
 def _color(i: int) -> str:
@@ -181,7 +177,7 @@ def sweep_plot(data: ReportData) -> Plot | None:
                     [_pct(v) for v in values],
                     "o-",
                     color=_color(i),
-                    label=f"{_short(series.model)} (sweep #{series.sweep_id}, n={series.n})",
+                    label=f"{short_model(series.model)} (sweep #{series.sweep_id}, n={series.n})",
                 )
             ax.set_title(k)
             ax.set_xlabel("temperature")
@@ -233,7 +229,7 @@ def infill_plot(data: ReportData) -> Plot | None:
                 )
         ax.set_xticks(
             range(len(groups)),
-            [f"{m.rsplit(':', 1)[-1]}\n{t.removeprefix('humaneval-')}" for t, m in groups],
+            [f"{short_model(m)}\n{t.removeprefix('humaneval-')}" for t, m in groups],
             fontsize=8,
         )
         ax.set_ylabel("pass@1 (%)")
