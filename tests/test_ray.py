@@ -10,12 +10,10 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +21,7 @@ from typing import Any
 import pytest
 
 ray = pytest.importorskip("ray")
-from ray.cluster_utils import Cluster  # noqa: E402
+from _ray_cluster import two_node_cluster  # noqa: E402
 
 from codeduel.api import evaluate, results_path_for  # noqa: E402
 from codeduel.execution import Limits, LocalExecutor  # noqa: E402
@@ -31,26 +29,12 @@ from codeduel.execution.ray_executor import RayExecutor  # noqa: E402
 
 pytestmark = pytest.mark.timeout(300)
 
-_NODE = {"num_cpus": 1, "object_store_memory": 100 * 2**20}
-
 
 @pytest.fixture(scope="module")
 def ray_address() -> Iterator[str]:
     """A head and a second worker node process, torn down (all their processes) at the end."""
-    temp = tempfile.mkdtemp(prefix="cdray", dir="/tmp")
-    cluster = Cluster(
-        initialize_head=True,
-        head_node_args={**_NODE, "include_dashboard": False, "temp_dir": temp},
-    )
-    try:
-        cluster.add_node(**_NODE)
-        cluster.wait_for_nodes()
-        yield cluster.address
-    finally:
-        if ray.is_initialized():
-            ray.shutdown()
-        cluster.shutdown()
-        shutil.rmtree(temp, ignore_errors=True)
+    with two_node_cluster(1, "cdray") as address:
+        yield address
 
 
 def _humaneval(data_dir: Path) -> list[dict[str, Any]]:

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +21,7 @@ from pathlib import Path
 import pytest
 
 ray = pytest.importorskip("ray")
-from ray.cluster_utils import Cluster  # noqa: E402
+from _ray_cluster import two_node_cluster  # noqa: E402
 
 from codeduel.errors import CodeduelError  # noqa: E402
 from codeduel.models import load_model  # noqa: E402
@@ -31,26 +29,14 @@ from codeduel.runner import RunResult, run  # noqa: E402
 
 pytestmark = pytest.mark.timeout(600)
 
-_NODE = {"num_cpus": 2, "object_store_memory": 100 * 2**20}
 _ARGS = {"task": "humaneval", "limit": 3, "max_new_tokens": 128}
 
 
 @pytest.fixture(scope="module")
 def ray_address() -> Iterator[str]:
-    temp = tempfile.mkdtemp(prefix="cdrayg", dir="/tmp")
-    cluster = Cluster(
-        initialize_head=True,
-        head_node_args={**_NODE, "include_dashboard": False, "temp_dir": temp},
-    )
-    try:
-        cluster.add_node(**_NODE)
-        cluster.wait_for_nodes()
-        yield cluster.address
-    finally:
-        if ray.is_initialized():
-            ray.shutdown()
-        cluster.shutdown()
-        shutil.rmtree(temp, ignore_errors=True)
+    """A head and a second worker node process, torn down (all their processes) at the end."""
+    with two_node_cluster(2, "cdrayg") as address:
+        yield address
 
 
 def _rows(store: Path) -> list[tuple[str, int, str, str | None]]:
