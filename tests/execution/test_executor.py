@@ -183,6 +183,45 @@ def test_isolation_none_still_judges() -> None:
     assert v.passed
 
 
+_STATE = (
+    "import os, sys\n"
+    "def _open(fd):\n"
+    "    try:\n"
+    "        os.fstat(fd)\n"
+    "    except OSError:\n"
+    "        return False\n"
+    "    return True\n"
+    "def f():\n"
+    "    fds = [fd for fd in range(4096) if _open(fd)]\n"
+    "    return sorted(os.sched_getaffinity(0)), fds, dict(os.environ), sys.stdout.closed\n"
+)
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="needs sched_getaffinity")
+def test_children_run_pinned_with_only_their_fds_and_env() -> None:
+    """Worker i is bound to the i-th usable CPU (so are its children); children hold only
+    stdin/stdout/stderr and their channel, and the fixed thread-count environment, although
+    the zygote prepared that state once for all of them."""
+    cpus = sorted(os.sched_getaffinity(0))
+    seen: list[Any] = []
+    harness = "seen = f()\nreport(list(seen))\n"
+    with LocalExecutor(workers=2) as ex:
+        for _ in range(3):  # several children of each worker: the zygote's state is reused
+            for v in ex.run([_rpc(_STATE, harness), _rpc(_STATE, harness)]):
+                assert v.passed, v.reason
+                seen.append(v.details["report"])
+    for affinity, fds, env, closed in seen:
+        assert len(affinity) == 1 and affinity[0] in cpus[:2]
+        assert fds == [0, 1, 2, 3, 4], fds  # a leaked pipe or Landlock ruleset fd would show
+        assert env == {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+        assert closed is False
+    if len(cpus) > 1:
+        assert {a[0] for a, *_ in seen} == set(cpus[:2])  # the two workers, on two CPUs
+    with LocalExecutor(workers=1, pin_cpus=False) as ex:
+        v = judge(ex, _rpc(_STATE, harness))
+    assert v.details["report"][0] == cpus
+
+
 def test_bad_arguments_are_one_line_errors() -> None:
     with pytest.raises(ExecutorError, match="unknown isolation level"):
         LocalExecutor(isolation="paranoid")

@@ -53,6 +53,7 @@ _BOOT = (
     "from codeduel.execution.worker import main\n"
     "main(int(sys.argv[1]))\n"
 )
+_HAS_AFFINITY = hasattr(os, "sched_getaffinity") and hasattr(os, "sched_setaffinity")
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -208,6 +209,7 @@ class _Worker:
             "isolation": "none" if pool.isolation == "none" else "auto",
             "box": box,
             "read_paths": pool._read_paths,
+            "cpu": pool._cpus[self.index % len(pool._cpus)] if pool._cpus else None,
         }
         try:
             send_msg(parent.fileno(), codec.dumps(cfg))
@@ -304,6 +306,12 @@ class LocalExecutor:
     ``isolation``: ``"auto"`` uses every layer that works here and records the rest;
     ``"strict"`` refuses to start unless rlimits and seccomp work; ``"none"`` keeps only
     fork-per-program, rlimits and the deadline (for debugging and measuring layer costs).
+
+    ``pin_cpus``: bind worker i (its judge, zygote and children) to the i-th CPU this process
+    may use. Each verdict is a ping-pong between judge and child; on one core the wake-ups
+    stay cheap, while across cores they cost cross-CPU wake-ups and cold caches (measured
+    on 2 cores: 400 -> 475 programs/s). Turn it off where several executors share a machine
+    (the Ray executor does).
     """
 
     def __init__(
@@ -312,6 +320,7 @@ class LocalExecutor:
         limits: Limits = Limits(),  # noqa: B008 - frozen dataclass, safe as a default
         isolation: str = "auto",
         max_in_flight: int | None = None,
+        pin_cpus: bool = True,
     ) -> None:
         if isolation not in ISOLATION_LEVELS:
             raise ExecutorError(
@@ -333,6 +342,7 @@ class LocalExecutor:
         )
         os.makedirs(self._scratch, mode=0o711)
         self._read_paths = _read_paths()
+        self._cpus = sorted(os.sched_getaffinity(0)) if pin_cpus and _HAS_AFFINITY else []
         self._cgroup: _Cgroup | None = None
         if isolation != "none":
             self._cgroup = _Cgroup(

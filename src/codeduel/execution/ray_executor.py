@@ -152,7 +152,10 @@ class _ExecActor:
         try:
             from codeduel.execution.pool import LocalExecutor
 
-            self._ex = LocalExecutor(workers=workers, limits=limits, isolation=isolation)
+            # Not pinned: several actors share a node, each with its own worker 0.
+            self._ex = LocalExecutor(
+                workers=workers, limits=limits, isolation=isolation, pin_cpus=False
+            )
         except Exception as e:
             self._error = str(e)
 

@@ -269,6 +269,11 @@ class Worker:
         self.ready: list[_Warm] = []  # children forked ahead, oldest first
         self.zombies: list[int] = []
         self.zygote: tuple[int, int, int] | None = None  # pid, request wfd, reply rfd
+        # What every child would otherwise redo: prepared once in the zygote (_ready_children).
+        self.children_ready = False
+        self.privileges: sandbox.PrivilegeDrop | None = None
+        self.stdio: tuple[Any, Any] | None = None
+        self.close_range = False
         os.makedirs(self.box, mode=0o700, exist_ok=True)
         if sys.platform.startswith("linux"):
             sandbox.libc()  # resolve C functions before any fork
@@ -477,7 +482,7 @@ class Worker:
         # its own session without a controlling terminal.
         os.setpgid(0, 0)
         if self.drop:
-            sandbox.drop_privileges(self.keep_dac)
+            (self.privileges or sandbox.PrivilegeDrop(self.keep_dac)).apply()
         if sys.platform.startswith("linux"):
             sandbox.prctl(sandbox.PR_SET_PDEATHSIG, signal.SIGKILL)
             if os.getppid() != self.pid:
@@ -492,7 +497,7 @@ class Worker:
         keep = {0, 1, 2, CHILD_IN, CHILD_OUT}
         if self.ruleset_fd is not None:
             keep.add(self.ruleset_fd)
-        sandbox.close_fds(keep)
+        sandbox.close_fds(keep, known=self.close_range)
         lim = self.limits
         sandbox.apply_rlimits(
             lim["memory_mb"], cpu_s, lim["file_size_mb"], lim["open_files"], lim["processes"]
@@ -502,13 +507,29 @@ class Worker:
             os.close(self.ruleset_fd)
         if self.seccomp is not None:
             self.seccomp.install()
+        if not self.children_ready:
+            self._ready_children()
+        # Harnesses (tests and expected outputs) judged earlier must not be reachable.
+        _HARNESS_CACHE.clear()
+
+    def _ready_children(self) -> None:
+        """The child's process-wide state, set once in the zygote (every child inherits it)
+        or in each child when there is no zygote. Saves ~0.3 ms of CPU per program."""
         signal.signal(signal.SIGALRM, signal.SIG_DFL)
         os.environ.clear()
         # Numeric libraries would otherwise try to start one thread per core and abort
         # under RLIMIT_NPROC; these carry no information about the host.
         os.environ.update(CHILD_ENV)
-        # Harnesses (tests and expected outputs) judged earlier must not be reachable.
-        _HARNESS_CACHE.clear()
+        if self.drop:
+            self.privileges = sandbox.PrivilegeDrop(self.keep_dac)
+        self.close_range = sandbox.close_range_works()
+        # Stream objects over fds 1 and 2, never written before a child dup2()s its own
+        # files there: nothing buffered in the worker's streams can reach a candidate.
+        self.stdio = (
+            open(1, "w", encoding="utf-8", closefd=False),  # noqa: SIM115
+            open(2, "w", encoding="utf-8", closefd=False),  # noqa: SIM115
+        )
+        self.children_ready = True
 
     def _child(self, cin: int, cout: int, cpu_s: int) -> None:
         """Runs in the forked child; never returns.
@@ -539,9 +560,9 @@ class Worker:
             os.dup2(err, 2)
             os.close(out)
             os.close(err)
-            # Fresh stream objects: nothing buffered in the worker's can reach the candidate.
-            sys.stdout = sys.__stdout__ = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
-            sys.stderr = sys.__stderr__ = open(2, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
+            assert self.stdio is not None
+            sys.stdout = sys.__stdout__ = self.stdio[0]
+            sys.stderr = sys.__stderr__ = self.stdio[1]
             ns: dict[str, Any] = {}
             try:
                 exec(compile(source, "<string>", "exec"), ns)
@@ -660,6 +681,8 @@ class Worker:
             if os.getppid() != worker:
                 return
         self.pid = os.getpid()  # children check that their parent (this process) is alive
+        self._ready_children()
+        gc.freeze()
         children: set[int] = set()
         try:
             while True:
@@ -1027,6 +1050,9 @@ def main(fd: int) -> None:
             return
         cfg = codec.loads(raw)
         worker = Worker(cfg)
+        if cfg.get("cpu") is not None:
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(0, {int(cfg["cpu"])})
         for name in cfg.get("preload", PRELOAD):
             with contextlib.suppress(ImportError):
                 __import__(name)
