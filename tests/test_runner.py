@@ -141,3 +141,21 @@ def test_models_lists_the_paper_presets() -> None:
         "qwen2.5-coder-0.5b-instruct",
     ):
         assert expected in names
+
+
+def test_greedy_problems_are_batched_and_sampled_ones_are_not() -> None:
+    """Problems share a backend call only when greedy and identical in style and parameters
+    (each problem keeps its own seed in the record; greedy decoding never reads it)."""
+    from codeduel.models import GenParams
+    from codeduel.runner import batches
+    from codeduel.tasks.base import Problem
+    from codeduel.tasks.prompting import GenPrompt
+
+    def item(i: int, temperature: float = 0.0, stop: tuple[str, ...] = ("\ndef",)) -> tuple:
+        params = GenParams(temperature=temperature, stop=stop, seed=i)
+        return (Problem(f"P/{i}", "", None, ""), GenPrompt("t", "completion", text=f"{i}"), params)
+
+    todo = [item(0), item(1), item(2), item(3, 0.8), item(4), item(5, stop=("\n",)), item(6)]
+    got = [[p.task_id for p, _, _ in chunk] for chunk in batches(todo, 2)]
+    assert got == [["P/0", "P/1"], ["P/2"], ["P/3"], ["P/4"], ["P/5"], ["P/6"]]
+    assert [len(c) for c in batches([item(i) for i in range(5)], 1)] == [1] * 5

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -181,13 +181,43 @@ def select_problems(task: Task, split: str | None, limit: int | None) -> list[Pr
 
 def generate_one(model: Model, prompt: GenPrompt, params: GenParams) -> list[Any]:
     """One problem's ``params.n`` completions (also what a Ray generation worker runs)."""
-    if prompt.style == "completion":
+    return generate_many(model, [prompt], params)[0]
+
+
+def generate_many(model: Model, prompts: Sequence[GenPrompt], params: GenParams) -> list[Any]:
+    """Several problems' completions in one backend call; the prompts share a style (see
+    :func:`batches`), and the result is aligned with ``prompts``."""
+    style = prompts[0].style
+    if style == "completion":
         encode = getattr(model, "encode_segments", None)
-        if prompt.segments and encode is not None:
+        if prompts[0].segments and encode is not None:
             # Token ids: the only exact encoding of FIM prompts (Code Llama's suffix space).
-            return model.generate([encode(prompt.segments)], params)[0]
-        return model.generate([prompt.text], params)[0]
-    return model.chat([list(prompt.messages)], params)[0]
+            return model.generate([encode(p.segments) for p in prompts], params)
+        return model.generate([p.text for p in prompts], params)
+    return model.chat([list(p.messages) for p in prompts], params)
+
+
+def batches(
+    todo: Sequence[tuple[Problem, GenPrompt, GenParams]], size: int
+) -> Iterator[list[tuple[Problem, GenPrompt, GenParams]]]:
+    """Consecutive problems that may share one backend call: greedy (so each problem's own
+    seed cannot matter), same style, encoding, stops and generation parameters."""
+
+    def key(item: tuple[Problem, GenPrompt, GenParams]) -> tuple[Any, ...] | None:
+        _, prompt, params = item
+        if not params.greedy:
+            return None  # sampled problems keep one call each: their seeds differ
+        shared = params.model_dump(exclude={"seed"})
+        return (prompt.style, bool(prompt.segments), sorted(shared.items(), key=str))
+
+    chunk: list[tuple[Problem, GenPrompt, GenParams]] = []
+    for item in todo:
+        if chunk and (len(chunk) >= size or key(item) is None or key(item) != key(chunk[0])):
+            yield chunk
+            chunk = []
+        chunk.append(item)
+    if chunk:
+        yield chunk
 
 
 def _find_resumable(store: Store, key: str) -> int | None:
@@ -410,11 +440,15 @@ def run(
             todo.append((problem, prompt, params))
         if pool is None:
             assert lm is not None
-            for problem, prompt, params in todo:
+            # Greedy problems go to the backend together (up to its greedy_batch samples per
+            # call); each is stored as soon as its call returns, so a crash loses one call.
+            size = max(1, int(getattr(lm, "greedy_batch", 1)) // n)
+            for chunk in batches(todo, size):
                 t0 = time.perf_counter()
-                completions = generate_one(lm, prompt, params)
+                outs = generate_many(lm, [prompt for _, prompt, _ in chunk], chunk[0][2])
                 gen_seconds += time.perf_counter() - t0
-                record(problem, prompt, params, completions)
+                for (problem, prompt, params), completions in zip(chunk, outs, strict=True):
+                    record(problem, prompt, params, completions)
         else:
             # Every replica takes problems from one queue; store them in completion order.
             t0 = time.perf_counter()

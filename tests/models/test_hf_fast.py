@@ -16,6 +16,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -148,3 +150,37 @@ def test_bad_engine_is_one_line(model: HFModel) -> None:
     with pytest.raises(CodeduelError, match="unknown engine 'turbo'") as err:
         HFModel(model.model, model.tokenizer, spec="hf:x", weights_id="x", engine="turbo")
     assert "\n" not in str(err.value)
+
+
+def test_runner_sends_greedy_problems_together(
+    model: HFModel, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A greedy run hands the static engine as many problems per call as it has slots, and
+    stores exactly what one problem per call stores (same text, one record per problem)."""
+    from codeduel.runner import run
+    from codeduel.store import Store
+
+    calls: list[int] = []
+    chat = model.chat
+
+    def counting_chat(conversations: Any, params: GenParams) -> Any:
+        calls.append(len(conversations))
+        return chat(conversations, params)
+
+    monkeypatch.setattr(model, "chat", counting_chat)
+    monkeypatch.setattr(model, "context_window", 1024)  # chat prompts of HumanEval/0-2 fit
+    args: dict[str, Any] = {"limit": 3, "max_new_tokens": 12, "data_dir": data_dir, "workers": 1}
+    together = run(None, **args, store=tmp_path / "a.sqlite", loaded_model=model)
+    assert model.greedy_batch == 2 and calls == [2, 1]
+    calls.clear()
+    monkeypatch.setattr(model, "greedy_batch", 1)
+    alone = run(None, **args, store=tmp_path / "b.sqlite", loaded_model=model)
+    assert calls == [1, 1, 1]
+
+    def texts(store: Path, run_id: int) -> list[tuple[str, str]]:
+        with Store(store) as db:
+            return [(s.task_id, s.raw_output) for s in db.samples(run_id)]
+
+    a, b = texts(tmp_path / "a.sqlite", together.run_id), texts(tmp_path / "b.sqlite", alone.run_id)
+    assert len(a) == 3 and sorted(a) == sorted(b)
+    assert together.counts == alone.counts

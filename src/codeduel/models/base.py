@@ -123,6 +123,10 @@ class Model(abc.ABC):
     """A loaded model. Use as a context manager (or call ``close``) to free engine memory."""
 
     backend: str = "abstract"
+    #: How many greedy prompts the runner may hand over in one call. 1 means one problem per
+    #: call; backends that decode many prompts together (vLLM, the hf static engine, a server
+    #: taking concurrent requests) raise it, or a GPU would decode a pass@1 run at batch 1.
+    greedy_batch: int = 1
 
     @abc.abstractmethod
     def generate(self, prompts: Sequence[Prompt], params: GenParams) -> list[list[Completion]]:

@@ -409,6 +409,9 @@ class HFModel(Model):
         self._takes_cache_position = "cache_position" in forward
         on_cuda = self.device.type == "cuda"
         self.engine = engine or ("static" if on_cuda else "loop")
+        # The static engine fills its slots from every prompt of a call; the loop engine
+        # decodes one prompt at a time, so more prompts per call would gain nothing.
+        self.greedy_batch = self.max_batch if self.engine == "static" else 1
         if self.engine not in ENGINES:
             raise CodeduelError(f"unknown engine {self.engine!r}", "use engine='loop' or 'static'")
         self.compile = on_cuda if compile is None else bool(compile)

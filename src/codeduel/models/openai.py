@@ -161,6 +161,7 @@ class OpenAIModel(Model):
                 )
             key = NO_KEY
         self.concurrency = concurrency
+        self.greedy_batch = concurrency  # the server batches concurrent requests itself
         self.max_retries = max_retries
         self.timeout = float(timeout)
         self.extra_body = dict(extra_body or {})

@@ -220,6 +220,8 @@ class VLLMModel(Model):
             )
         return item, n_tokens
 
+    greedy_batch = 256  # vLLM schedules whatever it is given; this bounds one call's memory
+
     def generate(self, prompts: Sequence[Prompt], params: GenParams) -> list[list[Completion]]:
         """All prompts in one engine call; each prompt's n samples share its prefill."""
         inputs = [self._inputs(p)[0] for p in prompts]
