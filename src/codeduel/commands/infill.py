@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from codeduel.commands.options import JsonOpt
 from codeduel.models.formats import INFILL_FORMATS
 
 _PREFIX = "def add(a, b):\n    "
@@ -27,7 +27,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("infill-formats")
     def infill_formats(
-        as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+        as_json: JsonOpt = False,
     ) -> None:
         """List the FIM formats (sentinels, orders) with an example PSM/SPM prompt each."""
         rows = []

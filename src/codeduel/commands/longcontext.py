@@ -12,15 +12,8 @@ from typing import Annotated, Any
 
 import typer
 
-ModelOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--model",
-        "-m",
-        help="gguf:PATH, hf:ORG/NAME, openai:MODEL or a preset (default: the embedded model).",
-        show_default=False,
-    ),
-]
+from codeduel.commands.options import JsonOpt, ModelOpt, SeedOpt, StoreOpt, ThreadsOpt
+
 CorpusOpt = Annotated[
     Path | None,
     typer.Option(
@@ -29,14 +22,6 @@ CorpusOpt = Annotated[
         show_default=False,
     ),
 ]
-StoreOpt = Annotated[
-    Path | None, typer.Option("--store", help="Results SQLite file.", show_default=False)
-]
-ThreadsOpt = Annotated[
-    int | None,
-    typer.Option("--threads", help="llama.cpp CPU threads (default: all).", show_default=False),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 
 
 def _pct(value: float | None) -> str:
@@ -53,7 +38,7 @@ def key_retrieval(
     ] = "0,0.2,0.4",
     examples: Annotated[int, typer.Option("--examples", help="Examples per cell.")] = 64,
     corpus: CorpusOpt = None,
-    seed: Annotated[int, typer.Option("--seed")] = 0,
+    seed: SeedOpt = 0,
     context_window: Annotated[
         int | None,
         typer.Option(
@@ -150,7 +135,7 @@ def perplexity(
             "--buckets", help="Bucket edges in tokens (default 0,1K,2K,4K,...).", show_default=False
         ),
     ] = None,
-    seed: Annotated[int, typer.Option("--seed")] = 0,
+    seed: SeedOpt = 0,
     store: StoreOpt = None,
     threads: ThreadsOpt = None,
     as_json: JsonOpt = False,

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from codeduel.commands.options import StoreOpt
 from codeduel.errors import CodeduelError
 
 
@@ -39,14 +40,7 @@ def register(app: typer.Typer) -> None:
                 show_default=False,
             ),
         ] = None,
-        store: Annotated[
-            Path | None,
-            typer.Option(
-                "--store",
-                help="Results SQLite file (default: $CODEDUEL_STORE or the user data dir).",
-                show_default=False,
-            ),
-        ] = None,
+        store: StoreOpt = None,
         title: Annotated[str, typer.Option("--title", help="Page title.")] = "codeduel report",
         samples_per_cell: Annotated[
             int,

@@ -11,6 +11,8 @@ from typing import Annotated, Any
 
 import typer
 
+from codeduel.commands.options import DataDirOpt, JsonOpt, StoreOpt, WorkersOpt
+
 _MODEL_HELP = "gguf:PATH, hf:ORG/NAME, openai:MODEL or a preset (default: the embedded model)."
 _LABELS = {
     "questions": "questions",
@@ -71,19 +73,10 @@ def selfinstruct(
         bool, typer.Option("--hf", help="Also save a Hugging Face `datasets` copy in DIR/hf.")
     ] = False,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds per test program.")] = 5.0,
-    data_dir: Annotated[
-        Path | None,
-        typer.Option("--data-dir", help="Benchmark data folder.", show_default=False),
-    ] = None,
-    store: Annotated[
-        Path | None, typer.Option("--store", help="Results SQLite file.", show_default=False)
-    ] = None,
-    workers: Annotated[
-        int | None, typer.Option("--workers", help="Parallel sandboxes.", show_default=False)
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = (
-        False
-    ),
+    data_dir: DataDirOpt = None,
+    store: StoreOpt = None,
+    workers: WorkersOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Make instruction data: questions, tests and solutions from models, kept if they pass."""
     from rich.markup import escape

@@ -7,10 +7,23 @@ which a set of separate ``codeduel run`` calls never shows.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
+from codeduel.commands.options import (
+    DataDirOpt,
+    JsonOpt,
+    KOpt,
+    LimitOpt,
+    MaxNewTokensOpt,
+    SeedOpt,
+    StoreOpt,
+    StyleOpt,
+    ThreadsOpt,
+    TopKOpt,
+    WorkersOpt,
+)
 
 _MODEL_HELP = (
     "gguf:PATH, hf:ORG/NAME, openai:MODEL or a preset; repeat to sweep two models "
@@ -35,36 +48,17 @@ def sweep(
     ] = "0.1,0.4,0.6,0.8",
     n: Annotated[int, typer.Option("--n", help="Samples per problem at each point.")] = 200,
     top_p: Annotated[float, typer.Option("--top-p")] = 0.95,
-    top_k: Annotated[int | None, typer.Option("--top-k", show_default=False)] = None,
-    max_new_tokens: Annotated[int, typer.Option("--max-new-tokens")] = 512,
-    seed: Annotated[int, typer.Option("--seed")] = 0,
-    limit: Annotated[
-        int | None, typer.Option("--limit", help="First N problems only.", show_default=False)
-    ] = None,
-    style: Annotated[
-        str | None,
-        typer.Option(
-            "--style", help="completion or chat (default: the model's).", show_default=False
-        ),
-    ] = None,
-    k: Annotated[str, typer.Option("--k", help="Comma-separated k values.")] = "1,10,100",
-    data_dir: Annotated[
-        Path | None, typer.Option("--data-dir", help="Benchmark data folder.", show_default=False)
-    ] = None,
-    store: Annotated[
-        Path | None,
-        typer.Option("--store", help="Results SQLite file.", show_default=False),
-    ] = None,
-    workers: Annotated[
-        int | None, typer.Option("--workers", help="Parallel sandboxes.", show_default=False)
-    ] = None,
-    threads: Annotated[
-        int | None,
-        typer.Option("--threads", help="llama.cpp CPU threads (default: all).", show_default=False),
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = (
-        False
-    ),
+    top_k: TopKOpt = None,
+    max_new_tokens: MaxNewTokensOpt = 512,
+    seed: SeedOpt = 0,
+    limit: LimitOpt = None,
+    style: StyleOpt = None,
+    k: KOpt = "1,10,100",
+    data_dir: DataDirOpt = None,
+    store: StoreOpt = None,
+    workers: WorkersOpt = None,
+    threads: ThreadsOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Sweep sampling temperature: pass@k per temperature, best T per k, cost per point."""
     from codeduel.cli import _guard, _parse_k, _print_json, err

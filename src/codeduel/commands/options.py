@@ -1,0 +1,76 @@
+"""Command-line options that several commands share, declared once.
+
+Why: a flag spelled or explained differently by two commands (``--store`` with two help texts,
+``--workers`` meaning sandboxes in one and something else in another) is a trap; every command
+imports these instead of redeclaring them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+ModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        "-m",
+        help="gguf:PATH, hf:ORG/NAME, openai:MODEL, a preset (see `codeduel models`); "
+        "default: the embedded model.",
+        show_default=False,
+    ),
+]
+StoreOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--store",
+        help="Results SQLite file (default: $CODEDUEL_STORE or the user data dir).",
+        show_default=False,
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+DataDirOpt = Annotated[
+    Path | None, typer.Option("--data-dir", help="Benchmark data folder.", show_default=False)
+]
+WorkersOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--workers",
+        help="Parallel sandboxes (ray: executor actors across the cluster, one CPU each).",
+        show_default=False,
+    ),
+]
+ThreadsOpt = Annotated[
+    int | None,
+    typer.Option("--threads", help="llama.cpp CPU threads (default: all).", show_default=False),
+]
+KOpt = Annotated[str, typer.Option("--k", help="Comma-separated k values.")]
+LimitOpt = Annotated[
+    int | None, typer.Option("--limit", help="First N problems only.", show_default=False)
+]
+SeedOpt = Annotated[int, typer.Option("--seed")]
+TopKOpt = Annotated[int | None, typer.Option("--top-k", show_default=False)]
+MaxNewTokensOpt = Annotated[int, typer.Option("--max-new-tokens")]
+StyleOpt = Annotated[
+    str | None,
+    typer.Option("--style", help="completion or chat (default: the model's).", show_default=False),
+]
+ExecutorOpt = Annotated[
+    str,
+    typer.Option(
+        "--executor",
+        help="Where programs run: local (this machine) or ray (a Ray cluster, see "
+        "docs/scaling.md).",
+    ),
+]
+RayAddressOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--ray-address",
+        help="Ray cluster for --executor ray and --gen-workers (default: $RAY_ADDRESS, else a "
+        "local Ray).",
+        show_default=False,
+    ),
+]
