@@ -207,3 +207,30 @@ def test_a_worker_that_cannot_load_the_model_is_one_line(
     message = str(info.value)
     assert "cannot load the model" in message and "/nonexistent/model.gguf" in message
     assert "\n" not in message
+
+
+def test_a_replica_takes_greedy_problems_together(ray_address: str) -> None:
+    """submit_many: one call on one replica for several problems, each answered exactly as
+    if submitted alone (hf static engine, 2 slots, so the replica says greedy_batch 2)."""
+    pytest.importorskip("transformers", reason="the hf extra is not installed")
+    from codeduel.models import GenParams
+    from codeduel.models.ray_pool import RayModelPool
+    from codeduel.tasks.prompting import GenPrompt
+
+    options = {"n_threads": 1, "max_batch": 2, "engine": "static", "context_window": 256}
+    prompts = [
+        GenPrompt("t", "completion", text="def add(a, b):\n"),
+        GenPrompt("t", "completion", text="def is_even(n):\n    return"),
+        GenPrompt("t", "completion", text="# reverse a string s\ndef rev(s):\n"),
+    ]
+    params = GenParams(max_new_tokens=8)
+    pool = RayModelPool("hf:embedded:qwen2.5-coder-0.5b-instruct", 1, ray_address, options)
+    try:
+        assert pool.greedy_batch == 2
+        together = pool.submit_many(prompts, params).result(timeout=300)
+        alone = [pool.submit(p, params).result(timeout=300) for p in prompts]
+    finally:
+        pool.close()
+    assert [len(c) for c in together] == [1, 1, 1]
+    assert [c[0].text for c in together] == [c[0].text for c in alone]
+    assert all(c[0].completion_tokens > 0 for c in together)

@@ -93,6 +93,24 @@ def test_failed_run_keeps_error(tmp_path: Path) -> None:
         assert (resumed.status, resumed.error, resumed.finished) == ("running", None, None)
 
 
+def test_resume_or_create_continues_the_newest_unfinished_run(tmp_path: Path) -> None:
+    """What every resuming command relies on: same kind and key, not finished, newest first."""
+    with Store(tmp_path / "r.sqlite") as store:
+        first, resumed = store.resume_or_create(kind="sweep", key="k1", spec={"a": 1})
+        assert not resumed and store.get_run(first).spec == {"key": "k1", "a": 1}
+        store.finish_run(first, status="failed", error="killed")
+        again, resumed = store.resume_or_create(kind="sweep", key="k1", spec={"a": 1})
+        assert (again, resumed, store.get_run(again).status) == (first, True, "running")
+        other, resumed = store.resume_or_create(kind="perplexity", key="k1", spec={})
+        assert other != first and not resumed  # another kind never resumes this one
+        store.finish_run(first, summary={})
+        fresh, resumed = store.resume_or_create(kind="sweep", key="k1", spec={"a": 1})
+        assert fresh not in (first, other) and not resumed  # finished runs stay finished
+        store.create_run(kind="sweep", spec={"key": "k2"})
+        newer = store.create_run(kind="sweep", spec={"key": "k2"})
+        assert store.resume_or_create(kind="sweep", key="k2", spec={}) == (newer, True)
+
+
 def test_unknown_run(tmp_path: Path) -> None:
     with Store(tmp_path / "r.sqlite") as store:
         for call in (

@@ -28,7 +28,7 @@ from typing import Any
 
 from codeduel.errors import CodeduelError
 from codeduel.models import GenParams, Model, load_model, resolve_spec
-from codeduel.store import SampleRecord, Store
+from codeduel.store import SampleRecord, Store, spec_key
 from codeduel.tasks.base import DatasetInfo
 
 KIND = "key-retrieval"
@@ -163,19 +163,6 @@ def open_long_model(
         lm.close()
         lm = load_model(spec, n_ctx=want, **options)
     return lm, limit
-
-
-def find_unfinished(db: Store, kind: str, key: str) -> int | None:
-    """The newest unfinished run of ``kind`` with this spec key (for resuming)."""
-    for run in db.list_runs():
-        if run.kind == kind and run.spec.get("key") == key and run.status != "finished":
-            return run.id
-    return None
-
-
-def spec_key(spec: dict[str, Any]) -> str:
-    """A stable hash of a JSON-able spec."""
-    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
 
 # -- the haystack -------------------------------------------------------------------------------
@@ -394,18 +381,13 @@ def run_key_retrieval(
             "max_new_tokens": MAX_NEW_TOKENS,
             "window": window,
         }
-        key = spec_key(spec)
-        run_id = find_unfinished(db, KIND, key)
-        resumed = run_id is not None
-        if run_id is not None:
-            db.reopen_run(run_id)
-        else:
-            run_id = db.create_run(
-                kind=KIND,
-                spec={"key": key, **spec, "model_info": info.model_dump()},
-                task=KIND,
-                dataset=corpus_dataset(root, spec["corpus_sha256"]),
-            )
+        run_id, resumed = db.resume_or_create(
+            kind=KIND,
+            key=spec_key(spec),
+            spec={**spec, "model_info": info.model_dump()},
+            task=KIND,
+            dataset=corpus_dataset(root, spec["corpus_sha256"]),
+        )
         done = db.sample_keys(run_id)
         builder = HaystackBuilder(lm.tokenize, root, seed, files=files)
         params = GenParams(max_new_tokens=MAX_NEW_TOKENS, temperature=0.0, stop=("\n",))

@@ -26,14 +26,12 @@ from codeduel.errors import CodeduelError
 from codeduel.keyretrieval import (
     corpus_dataset,
     corpus_fingerprint,
-    find_unfinished,
     open_long_model,
     python_files,
     read_source,
-    spec_key,
 )
 from codeduel.models import Model
-from codeduel.store import SampleRecord, Store
+from codeduel.store import SampleRecord, Store, spec_key
 
 KIND = "perplexity"
 MIN_BYTES = 50_000
@@ -282,18 +280,13 @@ def run_perplexity(
             "edges": the_edges,
             "seed": seed,
         }
-        key = spec_key(spec)
-        run_id = find_unfinished(db, KIND, key)
-        resumed = run_id is not None
-        if run_id is not None:
-            db.reopen_run(run_id)
-        else:
-            run_id = db.create_run(
-                kind=KIND,
-                spec={"key": key, **spec, "model_info": info.model_dump()},
-                task=KIND,
-                dataset=corpus_dataset(root, fingerprint),
-            )
+        run_id, resumed = db.resume_or_create(
+            kind=KIND,
+            key=spec_key(spec),
+            spec={**spec, "model_info": info.model_dump()},
+            task=KIND,
+            dataset=corpus_dataset(root, fingerprint),
+        )
         done = {tid for tid, _ in db.sample_keys(run_id)}
         if progress:
             progress(len(done), len(chosen))

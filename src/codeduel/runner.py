@@ -29,7 +29,7 @@ from codeduel.metrics import pass_at_k_table
 from codeduel.models import GenParams, Model, get_preset, load_model, resolve_spec
 from codeduel.models.formats import InfillFormat
 from codeduel.models.presets import Preset
-from codeduel.store import SampleRecord, Store
+from codeduel.store import SampleRecord, Store, spec_key
 from codeduel.tasks import get_task
 from codeduel.tasks.base import DatasetInfo, Problem, Task
 from codeduel.tasks.prompting import (
@@ -87,8 +87,7 @@ class RunSpec(BaseModel):
         data = self.model_dump()
         if data.get("fim_order") is None:
             data.pop("fim_order", None)
-        blob = json.dumps(data, sort_keys=True).encode()
-        return hashlib.sha256(blob).hexdigest()[:16]
+        return spec_key(data)
 
 
 @dataclass
@@ -179,14 +178,9 @@ def select_problems(task: Task, split: str | None, limit: int | None) -> list[Pr
     return problems
 
 
-def generate_one(model: Model, prompt: GenPrompt, params: GenParams) -> list[Any]:
-    """One problem's ``params.n`` completions (also what a Ray generation worker runs)."""
-    return generate_many(model, [prompt], params)[0]
-
-
 def generate_many(model: Model, prompts: Sequence[GenPrompt], params: GenParams) -> list[Any]:
-    """Several problems' completions in one backend call; the prompts share a style (see
-    :func:`batches`), and the result is aligned with ``prompts``."""
+    """Several problems' completions in one backend call (what a Ray generation worker runs
+    too); the prompts share a style (see :func:`batches`); the result is aligned with them."""
     style = prompts[0].style
     if style == "completion":
         encode = getattr(model, "encode_segments", None)
@@ -218,13 +212,6 @@ def batches(
         chunk.append(item)
     if chunk:
         yield chunk
-
-
-def _find_resumable(store: Store, key: str) -> int | None:
-    for run in reversed(store.list_runs()):
-        if run.kind == "run" and run.spec.get("key") == key and run.status != "finished":
-            return run.id
-    return None
 
 
 def run(
@@ -325,14 +312,13 @@ def run(
             seed=seed,
             fim_order=family.order if isinstance(family, InfillingFamily) else None,
         )
-        key = spec.key()
-        run_id = _find_resumable(db, key)
-        resumed = run_id is not None
-        if run_id is not None:
-            db.reopen_run(run_id)
-        else:
-            record = {"key": key, **spec.model_dump(), "model_info": info.model_dump()}
-            run_id = db.create_run(kind="run", spec=record, task=task, dataset=dataset)
+        run_id, resumed = db.resume_or_create(
+            kind="run",
+            key=spec.key(),
+            spec={**spec.model_dump(), "model_info": info.model_dump()},
+            task=task,
+            dataset=dataset,
+        )
 
         # --ray-address serves the generation workers too; only then may a local executor see it.
         exec_address = None if pool is not None and executor == "local" else ray_address
@@ -450,11 +436,17 @@ def run(
                 for (problem, prompt, params), completions in zip(chunk, outs, strict=True):
                     record(problem, prompt, params, completions)
         else:
-            # Every replica takes problems from one queue; store them in completion order.
+            # Every replica takes problems from one queue (greedy ones batched as above);
+            # store them in completion order.
             t0 = time.perf_counter()
-            futures = {pool.submit(pr, pa): (p, pr, pa) for p, pr, pa in todo}
+            size = max(1, pool.greedy_batch // n)
+            futures = {
+                pool.submit_many([prompt for _, prompt, _ in chunk], chunk[0][2]): chunk
+                for chunk in batches(todo, size)
+            }
             for fut in as_completed(futures):
-                record(*futures[fut], fut.result())
+                for item, completions in zip(futures[fut], fut.result(), strict=True):
+                    record(*item, completions)
             gen_seconds = time.perf_counter() - t0
         drain(wait=True)
         return _finish(

@@ -66,7 +66,7 @@ from codeduel.errors import CodeduelError
 from codeduel.execution.base import Limits, Verdict
 from codeduel.models import DEFAULT_SPEC, GenParams, Message, Model, load_model, resolve_spec
 from codeduel.postprocess import extract_code
-from codeduel.store import SampleRecord, Store
+from codeduel.store import SampleRecord, Store, spec_key
 from codeduel.tasks.selfinstruct import (
     PROBLEMS_RELPATH,
     SELFINSTRUCT_TIMEOUT_S,
@@ -373,8 +373,7 @@ class SelfInstructSpec(BaseModel):
 
     def key(self) -> str:
         """A stable hash of the spec (sorted JSON)."""
-        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
-        return hashlib.sha256(blob).hexdigest()[:16]
+        return spec_key(self.model_dump(mode="json"))
 
 
 @dataclass
@@ -423,13 +422,6 @@ def qid(index: int) -> str:
 def _spec_name(spec: str | None) -> str:
     """The spec as recorded: the embedded default spelled out, so None and it key alike."""
     return DEFAULT_SPEC if not spec or spec in ("default", "embedded") else spec
-
-
-def _find_resumable(store: Store, key: str) -> int | None:
-    for run in reversed(store.list_runs()):
-        if run.kind == "selfinstruct" and run.spec.get("key") == key and run.status != "finished":
-            return run.id
-    return None
 
 
 def check_output_dir(path: Path) -> Path:
@@ -580,23 +572,19 @@ def selfinstruct(
             timeout_s=timeout_s,
         )
         key = spec.key()
-        run_id = _find_resumable(db, key)
-        resumed = run_id is not None
-        if run_id is not None:
-            db.reopen_run(run_id)
-        else:
-            record = {
-                "key": key,
-                **spec.model_dump(mode="json"),
-                "questioner_info": q_info.model_dump(),
-                "coder_info": c_info.model_dump(),
-                "prompts": {
-                    "question": QUESTION_PROMPT,
-                    "tests": TESTS_PROMPT,
-                    "solution": SOLUTION_PROMPT,
-                },
-            }
-            run_id = db.create_run(kind="selfinstruct", spec=record, task="selfinstruct")
+        record = {
+            **spec.model_dump(mode="json"),
+            "questioner_info": q_info.model_dump(),
+            "coder_info": c_info.model_dump(),
+            "prompts": {
+                "question": QUESTION_PROMPT,
+                "tests": TESTS_PROMPT,
+                "solution": SOLUTION_PROMPT,
+            },
+        }
+        run_id, resumed = db.resume_or_create(
+            kind="selfinstruct", key=key, spec=record, task="selfinstruct"
+        )
         job = _Job(db, run_id, spec, q_model, c_model, deco, progress)
 
         from codeduel.execution.pool import LocalExecutor

@@ -9,6 +9,7 @@ file instead of misreading it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -109,6 +110,11 @@ def _dumps(value: Any) -> str | None:
 
 def _loads(value: str | None) -> Any:
     return None if value is None else json.loads(value)
+
+
+def spec_key(spec: dict[str, Any]) -> str:
+    """A stable hash of a JSON-able spec (sorted keys): the identity a rerun resumes by."""
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -396,6 +402,26 @@ class Store:
                 "UPDATE runs SET status = ?, finished = ?, summary = ?, error = ? WHERE id = ?",
                 (status, _now(), _dumps(summary), error, run_id),
             )
+
+    def resume_or_create(
+        self,
+        *,
+        kind: str,
+        key: str,
+        spec: dict[str, Any],
+        task: str | None = None,
+        dataset: DatasetInfo | None = None,
+    ) -> tuple[int, bool]:
+        """The run that rerunning a command continues: the newest unfinished run of ``kind``
+        whose spec carries ``key``, marked running again; otherwise a new run recording
+        ``{"key": key, **spec}``. Returns ``(run_id, resumed)``; every command that resumes
+        (run, sweep, key-retrieval, perplexity, selfinstruct) goes through here."""
+        for run in self.list_runs():  # newest first
+            if run.kind == kind and run.spec.get("key") == key and run.status != "finished":
+                self.reopen_run(run.id)
+                return run.id, True
+        record = {"key": key, **spec}
+        return self.create_run(kind=kind, spec=record, task=task, dataset=dataset), False
 
     def reopen_run(self, run_id: int) -> RunRecord:
         """Mark a killed or interrupted run ``running`` again, to resume it (see sample_keys)."""

@@ -10,8 +10,6 @@ the best temperature per k and, for two models, which one wins at each k.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -23,7 +21,7 @@ from codeduel.metrics import pass_at_k_table
 from codeduel.models import Model, load_model, resolve_spec
 from codeduel.runner import DEFAULT_K, DEFAULT_SPLITS, _preset_for
 from codeduel.runner import run as run_point
-from codeduel.store import RunRecord, Store
+from codeduel.store import RunRecord, Store, spec_key
 
 KIND = "sweep"
 PAPER_TEMPERATURES: tuple[float, ...] = (0.1, 0.4, 0.6, 0.8)
@@ -223,16 +221,10 @@ def run_sweep(
         "style": style,
         "k": ks,
     }
-    key = hashlib.sha256(json.dumps(sweep_spec, sort_keys=True).encode()).hexdigest()[:16]
+    key = spec_key(sweep_spec)
     sweep_id: int | None = None
     try:
-        for run in db.list_runs():
-            if run.kind == KIND and run.spec.get("key") == key and run.status != "finished":
-                sweep_id = run.id
-                db.reopen_run(run.id)
-                break
-        if sweep_id is None:
-            sweep_id = db.create_run(kind=KIND, spec={"key": key, **sweep_spec}, task=task)
+        sweep_id, _ = db.resume_or_create(kind=KIND, key=key, spec=sweep_spec, task=task)
         points: list[SweepPoint] = []
         total = len(models) * len(temperatures)
         for model, name in zip(models, names, strict=True):

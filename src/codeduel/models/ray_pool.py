@@ -19,6 +19,7 @@ import collections
 import contextlib
 import os
 import threading
+from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
@@ -64,12 +65,13 @@ class _GenActor:
             "version": codeduel.__version__,
             "error": self._error,
             "model": None if self._model is None else self._model.info().model_dump(),
+            "greedy_batch": int(getattr(self._model, "greedy_batch", 1)),
         }
 
-    def generate(self, prompt: GenPrompt, params: GenParams) -> list[Completion]:
-        from codeduel.runner import generate_one
+    def generate(self, prompts: list[GenPrompt], params: GenParams) -> list[list[Completion]]:
+        from codeduel.runner import generate_many
 
-        return generate_one(self._model, prompt, params)
+        return generate_many(self._model, prompts, params)
 
     def close(self) -> None:
         if self._model is not None:
@@ -79,9 +81,10 @@ class _GenActor:
 
 @dataclass
 class _Job:
-    prompt: GenPrompt
+    prompts: list[GenPrompt]
     params: GenParams
-    future: Future[list[Completion]]
+    future: Future[Any]
+    single: bool  # submit(): the future holds one prompt's completions, not a list of them
     attempts: int = 0
 
 
@@ -163,15 +166,30 @@ class RayModelPool:
         with self._lock:
             return [dict(r.info) for r in self._replicas if r.alive]
 
+    @property
+    def greedy_batch(self) -> int:
+        """How many greedy problems one replica takes per call (the backend's own hint)."""
+        return int(self._replicas[0].info.get("greedy_batch", 1))
+
     def submit(self, prompt: GenPrompt, params: GenParams) -> Future[list[Completion]]:
         """Queue one problem; the future resolves to its ``params.n`` completions."""
-        fut: Future[list[Completion]] = Future()
+        return self._enqueue([prompt], params, single=True)
+
+    def submit_many(
+        self, prompts: Sequence[GenPrompt], params: GenParams
+    ) -> Future[list[list[Completion]]]:
+        """Queue problems that one replica generates in one call (see runner.batches); the
+        future resolves to their completions, aligned with ``prompts``."""
+        return self._enqueue(list(prompts), params, single=False)
+
+    def _enqueue(self, prompts: list[GenPrompt], params: GenParams, single: bool) -> Future[Any]:
+        fut: Future[Any] = Future()
         with self._lock:
             if self._closed:
                 raise CodeduelError("the generation pool is closed", "create a new one")
             if self._fatal is not None:
                 raise self._fatal
-            self._queue.append(_Job(prompt, params, fut))
+            self._queue.append(_Job(prompts, params, fut, single))
             self._lock.notify()
         return fut
 
@@ -248,7 +266,7 @@ class RayModelPool:
                         job = self._queue.popleft()
                         if job.attempts == 0 and not job.future.set_running_or_notify_cancel():
                             continue
-                        ref = replica.handle.generate.remote(job.prompt, job.params)
+                        ref = replica.handle.generate.remote(job.prompts, job.params)
                         replica.busy = True
                         self._running[ref] = (replica, job)
                 refs = list(self._running) + list(self._starting)
@@ -281,7 +299,7 @@ class RayModelPool:
                 )
             )
             return
-        job.future.set_result(completions)
+        job.future.set_result(completions[0] if job.single else completions)
 
     def _lost(self, replica: _Replica, job: _Job) -> None:
         """(lock held) Re-queue the dead replica's problem in front; start a replacement."""
