@@ -7,7 +7,9 @@ hub is needed: the device machine reaches nothing outside), then, at batch 1, 32
   so every row makes all its tokens);
 * codeduel's hf backend, ``engine="static"`` (one prefill shared by the batch's samples, a fixed
   batch of slots over a static KV cache, the one-step decode compiled into a CUDA graph), one
-  prompt with ``n`` = batch samples, end tokens ignored so rows run to the same length.
+  prompt with ``n`` = batch samples, end tokens ignored so rows run to the same length;
+* the same engine given ``batch`` distinct prompts with one greedy sample each (each prompt
+  prefilled on its own): what ``codeduel run`` sends for pass@1 and infilling runs.
 
 For each it prints tokens/s and the fraction of the floor; the floor is the measured
 device-to-device copy bandwidth divided by the bytes one decode step must read: the weights
@@ -162,6 +164,19 @@ def _ours(hf: HFModel, ids: list[int], batch: int, new: int) -> tuple[float, flo
     return seconds, compiled, first
 
 
+def _ours_many(hf: HFModel, prompts: list[list[int]], new: int) -> float:
+    """Seconds for ``len(prompts)`` distinct prompts, one greedy sample each, in one call: what
+    ``codeduel run`` now sends for a pass@1 or infilling run (runner.batches, greedy_batch)."""
+    hf.max_batch = len(prompts)
+    params = GenParams(max_new_tokens=new)
+    hf.generate(prompts, params)  # warm: same shapes as the timed call
+    start = time.perf_counter()
+    out = hf.generate(prompts, params)
+    seconds = time.perf_counter() - start
+    assert all(r.completion_tokens == new for [r] in out), [r.completion_tokens for [r] in out]
+    return seconds
+
+
 def _greedy_match(hf: HFModel, model: Any, ids: list[int], new: int) -> tuple[int, int]:
     """(tokens the fast path's greedy output shares with plain ``generate``'s, tokens made).
 
@@ -259,6 +274,15 @@ def main() -> None:
         row["codeduel_frac"] = round(batch * new / seconds / floor, 3)
         row["compile_s"] = round(compiled, 1)
         row["first_call_s"] = round(first, 1)
+        if batch > 1:  # distinct greedy prompts, one sample each (no shared prefill)
+            gen = torch.Generator().manual_seed(batch)
+            prompts = [
+                torch.randint(3, shape["vocab_size"], (prompt_len,), generator=gen).tolist()
+                for _ in range(batch)
+            ]
+            seconds = _ours_many(hf, prompts, new)
+            row["greedy_problems_tok_s"] = round(batch * new / seconds, 1)
+            row["greedy_problems_frac"] = round(batch * new / seconds / floor, 3)
         rows.append(row)
         print(json.dumps(row), flush=True)
         if batch == 1:
