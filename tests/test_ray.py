@@ -202,3 +202,19 @@ def test_bad_executor_input_is_one_line(
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0], proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_ray_actors_leave_their_sandboxes_unpinned(ray_address: str) -> None:
+    """Several executor actors share a node, each with its own worker 0: pinning would stack
+    them all on the first CPU, so the Ray executor turns it off."""
+    from codeduel.execution import Program
+    from codeduel.execution.registry import ExecutorOptions, open_executor
+
+    ex = open_executor("ray", ExecutorOptions(workers=2, ray_address=ray_address))
+    try:
+        candidate = "import os\ndef f():\n    return sorted(os.sched_getaffinity(0))\n"
+        verdict = ex.submit(Program("k", candidate, "report(f())\n", ("f",))).result(timeout=300)
+    finally:
+        ex.close()
+    assert verdict.passed, verdict.reason
+    assert verdict.details["report"] == sorted(os.sched_getaffinity(0))
