@@ -222,6 +222,28 @@ def test_children_run_pinned_with_only_their_fds_and_env() -> None:
     assert v.details["report"][0] == cpus
 
 
+@pytest.mark.skipif(
+    not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
+    reason="needs two CPUs and sched_setaffinity",
+)
+def test_default_worker_count_follows_the_cpus_this_process_may_use() -> None:
+    """Under taskset or a container's cpuset, one sandbox per allowed CPU, not per host CPU."""
+    import subprocess
+    import sys
+
+    code = (
+        "import os\n"
+        "os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})\n"
+        "from codeduel.execution import LocalExecutor\n"
+        "with LocalExecutor() as ex:\n"
+        "    print(len(ex._workers), os.cpu_count())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    workers, host_cpus = map(int, done.stdout.split())
+    assert (workers, host_cpus > 1) == (1, True)
+
+
 def test_bad_arguments_are_one_line_errors() -> None:
     with pytest.raises(ExecutorError, match="unknown isolation level"):
         LocalExecutor(isolation="paranoid")

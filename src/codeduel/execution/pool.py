@@ -34,6 +34,7 @@ from codeduel.errors import ExecutorError
 from codeduel.execution import codec
 from codeduel.execution.base import LayerStatus, Limits, Program, Verdict, run_bounded
 from codeduel.execution.worker import recv_msg, send_msg
+from codeduel.machine import usable_cpus
 
 __all__ = ["ISOLATION_LEVELS", "LocalExecutor"]
 
@@ -301,7 +302,8 @@ _STOP = object()
 
 
 class LocalExecutor:
-    """Sandboxed executor on this machine: ``workers`` zygotes (default: one per core).
+    """Sandboxed executor on this machine: ``workers`` zygotes (default: one per CPU this
+    process may use, see :func:`codeduel.machine.usable_cpus`).
 
     ``isolation``: ``"auto"`` uses every layer that works here and records the rest;
     ``"strict"`` refuses to start unless rlimits and seccomp work; ``"none"`` keeps only
@@ -327,7 +329,7 @@ class LocalExecutor:
                 f"unknown isolation level {isolation!r}",
                 f"use one of {', '.join(ISOLATION_LEVELS)}",
             )
-        n = workers if workers is not None else (os.cpu_count() or 1)
+        n = workers if workers is not None else usable_cpus()
         if n < 1:
             raise ExecutorError(f"workers must be at least 1, got {n}", "pass workers >= 1")
         self.limits = limits

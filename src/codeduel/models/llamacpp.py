@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import random
 import secrets
 import struct
@@ -36,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from codeduel.errors import CodeduelError
+from codeduel.machine import usable_cpus
 from codeduel.models.base import (
     Completion,
     FinishReason,
@@ -135,10 +135,7 @@ def gguf_context_length(path: Path) -> int | None:
 
 def default_threads() -> int:
     """Cores this process may use: llama.cpp collapses when threads exceed free cores."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - non-Linux
-        return max(1, os.cpu_count() or 1)
+    return usable_cpus()
 
 
 def _import_xllamacpp() -> Any:
