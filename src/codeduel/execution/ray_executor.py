@@ -29,7 +29,7 @@ import re
 import socket
 import sys
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
@@ -140,6 +140,43 @@ def actor_start_error(err: BaseException, what: str) -> ExecutorError:
     return ExecutorError(
         f"a {what} failed to start: {_first_line(err)}", "check the cluster with `ray status`"
     )
+
+
+def start_actors(
+    ray: Any,
+    new: Callable[[], Any],
+    n: int,
+    timeout_s: float,
+    what: str,
+    hint: str,
+    check: Callable[[dict[str, Any]], None],
+) -> list[tuple[Any, dict[str, Any]]]:
+    """Start ``n`` actors with ``new()`` and wait for each one's ``info()``, which ``check``
+    may refuse. Any failure kills them all and raises one line: a timeout (``hint`` says the
+    fix), an actor that died starting (:func:`actor_start_error`), or ``check``'s own error.
+    Shared by the executor's actors and the generation replicas; ``what`` names them."""
+    handles = [new() for _ in range(n)]
+    refs = [h.info.remote() for h in handles]
+    try:
+        _ready, rest = ray.wait(refs, num_returns=len(refs), timeout=timeout_s)
+        if rest:
+            raise ExecutorError(
+                f"{len(rest)} of {n} {what}s did not start within {timeout_s:.0f} s", hint
+            )
+        started = []
+        for handle, ref in zip(handles, refs, strict=True):
+            try:
+                info = ray.get(ref)
+            except ray.exceptions.RayError as e:
+                raise actor_start_error(e, what) from None
+            check(info)
+            started.append((handle, info))
+        return started
+    except BaseException:
+        for handle in handles:
+            with contextlib.suppress(Exception):
+                ray.kill(handle)
+        raise
 
 
 class _ExecActor:
@@ -390,30 +427,16 @@ class RayExecutor:
 
     def _start_actors(self, n: int) -> None:
         """Start ``n`` actors and wait until each has imported codeduel and its sandbox."""
-        ray = self._ray
-        handles = [self._new_actor() for _ in range(n)]
-        refs = [h.info.remote() for h in handles]
-        try:
-            _ready, rest = ray.wait(refs, num_returns=len(refs), timeout=self.start_timeout_s)
-            if rest:
-                raise ExecutorError(
-                    f"{len(rest)} of {n} Ray executor actors did not start within "
-                    f"{self.start_timeout_s:.0f} s",
-                    "check `ray status` for free CPUs, or pass fewer --workers",
-                )
-            for handle, ref in zip(handles, refs, strict=True):
-                try:
-                    info = ray.get(ref)
-                except ray.exceptions.RayError as e:
-                    raise actor_start_error(e, "Ray executor actor") from None
-                self._check_info(info)
-                self._slots.append(_Slot(handle, info))
-        except BaseException:
-            for handle in handles:
-                with contextlib.suppress(Exception):
-                    ray.kill(handle)
-            self._slots = []
-            raise
+        started = start_actors(
+            self._ray,
+            self._new_actor,
+            n,
+            self.start_timeout_s,
+            "Ray executor actor",
+            "check `ray status` for free CPUs, or pass fewer --workers",
+            self._check_info,
+        )
+        self._slots.extend(_Slot(handle, info) for handle, info in started)
 
     def _dispatch(self) -> None:
         """The one thread that talks to Ray: send batches, collect verdicts, replace actors."""

@@ -222,36 +222,27 @@ class RayModelPool:
     def _new(self) -> Any:
         return self._actor_cls.remote(self.spec, self._options)
 
-    def _checked(self, info: dict[str, Any]) -> dict[str, Any]:
+    @staticmethod
+    def _check(info: dict[str, Any]) -> None:
         if info.get("error"):
             raise CodeduelError(
                 f"a generation worker on {info.get('host')} cannot load the model: {info['error']}",
                 "check the model spec and that every node has its backend and weights",
             )
-        return info
 
     def _start(self, n: int) -> None:
-        from codeduel.execution.ray_executor import actor_start_error
+        from codeduel.execution.ray_executor import start_actors
 
-        ray = self._ray
-        handles = [self._new() for _ in range(n)]
-        refs = [h.info.remote() for h in handles]
-        for handle, ref in zip(handles, refs, strict=True):
-            self._starting[ref] = handle  # so close() kills them on failure
-        _ready, rest = ray.wait(refs, num_returns=len(refs), timeout=self.start_timeout_s)
-        if rest:
-            raise CodeduelError(
-                f"{len(rest)} of {n} generation workers did not start within "
-                f"{self.start_timeout_s:.0f} s",
-                "check `ray status` for free GPUs/CPUs, or pass fewer --gen-workers",
-            )
-        for handle, ref in zip(handles, refs, strict=True):
-            try:
-                info = ray.get(ref)
-            except ray.exceptions.RayError as e:
-                raise actor_start_error(e, "generation worker") from None
-            self._replicas.append(_Replica(handle, self._checked(info)))
-            del self._starting[ref]
+        started = start_actors(
+            self._ray,
+            self._new,
+            n,
+            self.start_timeout_s,
+            "generation worker",
+            "check `ray status` for free GPUs/CPUs, or pass fewer --gen-workers",
+            self._check,
+        )
+        self._replicas.extend(_Replica(handle, info) for handle, info in started)
 
     def _dispatch(self) -> None:
         ray = self._ray
@@ -331,7 +322,8 @@ class RayModelPool:
         with self._lock:
             handle = self._starting.pop(ref)
         try:
-            info = self._checked(ray.get(ref))
+            info = ray.get(ref)
+            self._check(info)
         except (ray.exceptions.RayError, CodeduelError):
             with contextlib.suppress(Exception):
                 ray.kill(handle)
