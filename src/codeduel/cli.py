@@ -87,6 +87,20 @@ def _guard() -> Iterator[None]:
         raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
+def _progress(label: str, *tail: ProgressColumn) -> Progress:
+    """A bar on stderr (label, bar, done/total, then ``tail``) that clears itself when done
+    and stays silent when stderr is not a terminal, so --json output is never mixed with it."""
+    return Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        *tail,
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
+
+
 def _parse_k(text: str) -> tuple[int, ...]:
     try:
         ks = tuple(int(part) for part in text.split(",") if part.strip())
@@ -145,15 +159,7 @@ def evaluate(
 
     with _guard():
         ks = _parse_k(k)
-        progress = Progress(
-            TextColumn("judging"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err,
-            transient=True,
-            disable=not err.is_terminal,
-        )
+        progress = _progress("judging", TimeElapsedColumn())
         with progress:
             bar = progress.add_task("judging", total=None)
 
@@ -464,16 +470,7 @@ def run_cmd(
             raise CodeduelError(
                 "invalid decoding parameters", "need --n >= 1, --temperature >= 0, 0 < --top-p <= 1"
             )
-        progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            _RateColumn(),
-            TimeRemainingColumn(),
-            console=err,
-            transient=True,
-            disable=not err.is_terminal,
-        )
+        progress = _progress("{task.description}", _RateColumn(), TimeRemainingColumn())
         with progress:
             bars = {
                 "generate": progress.add_task("generating", total=None),

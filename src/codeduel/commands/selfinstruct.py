@@ -80,23 +80,15 @@ def selfinstruct(
 ) -> None:
     """Make instruction data: questions, tests and solutions from models, kept if they pass."""
     from rich.markup import escape
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import TimeElapsedColumn
     from rich.table import Table
 
-    from codeduel.cli import _guard, _print_json, err, out
+    from codeduel.cli import _guard, _print_json, _progress, out
     from codeduel.selfinstruct import selfinstruct as run_selfinstruct
 
     with _guard():
         benchmarks = tuple(b.strip() for b in decontaminate.split(",") if b.strip())
-        progress = Progress(
-            TextColumn("{task.description:<10}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err,
-            transient=True,
-            disable=not err.is_terminal,
-        )
+        progress = _progress("{task.description:<10}", TimeElapsedColumn())
         with progress:
             bars: dict[str, Any] = {}
 
