@@ -113,10 +113,11 @@ def bench_fork_floor(
     import subprocess
 
     from codeduel.execution.worker import PRELOAD
+    from codeduel.machine import cpu_ids
 
     keys = ("prompt", "canonical_solution", "test", "entry_point")
     jobs = [{k: p[k] for k in keys} for p in problems for _ in range(repeat)]
-    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    cpus = cpu_ids()
     files = []
     for i in range(workers):
         path = tmp / f"floor-{i}.json"

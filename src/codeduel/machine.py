@@ -5,11 +5,16 @@ from __future__ import annotations
 import os
 
 
-def usable_cpus() -> int:
-    """CPUs this process may run on: its affinity mask (taskset, a container's cpuset), not
-    every CPU the host has. More sandboxes or llama.cpp threads than that only contend (and
-    llama.cpp collapses when its threads exceed free cores)."""
+def cpu_ids() -> list[int]:
+    """The CPUs this process may run on, in order: its affinity mask (taskset, a container's
+    cpuset), not every CPU the host has; empty where the OS does not say (not Linux)."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        return sorted(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
+        return []
+
+
+def usable_cpus() -> int:
+    """How many CPUs this process may use. More sandboxes or llama.cpp threads than that only
+    contend (and llama.cpp collapses when its threads exceed free cores)."""
+    return len(cpu_ids()) or max(1, os.cpu_count() or 1)

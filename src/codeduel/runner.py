@@ -428,7 +428,7 @@ def run(
             assert lm is not None
             # Greedy problems go to the backend together (up to its greedy_batch samples per
             # call); each is stored as soon as its call returns, so a crash loses one call.
-            size = max(1, int(getattr(lm, "greedy_batch", 1)) // n)
+            size = max(1, lm.greedy_batch // n)
             for chunk in batches(todo, size):
                 t0 = time.perf_counter()
                 outs = generate_many(lm, [prompt for _, prompt, _ in chunk], chunk[0][2])

@@ -34,7 +34,7 @@ from codeduel.errors import ExecutorError
 from codeduel.execution import codec
 from codeduel.execution.base import LayerStatus, Limits, Program, Verdict, run_bounded
 from codeduel.execution.worker import recv_msg, send_msg
-from codeduel.machine import usable_cpus
+from codeduel.machine import cpu_ids, usable_cpus
 
 __all__ = ["ISOLATION_LEVELS", "LocalExecutor"]
 
@@ -54,7 +54,6 @@ _BOOT = (
     "from codeduel.execution.worker import main\n"
     "main(int(sys.argv[1]))\n"
 )
-_HAS_AFFINITY = hasattr(os, "sched_getaffinity") and hasattr(os, "sched_setaffinity")
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -344,7 +343,7 @@ class LocalExecutor:
         )
         os.makedirs(self._scratch, mode=0o711)
         self._read_paths = _read_paths()
-        self._cpus = sorted(os.sched_getaffinity(0)) if pin_cpus and _HAS_AFFINITY else []
+        self._cpus = cpu_ids() if pin_cpus else []
         self._cgroup: _Cgroup | None = None
         if isolation != "none":
             self._cgroup = _Cgroup(
