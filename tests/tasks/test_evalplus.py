@@ -61,7 +61,7 @@ def test_program_before_prepare_is_a_clear_error(
     task = get_task("humaneval+", data_dir)
     assert isinstance(task, HumanEvalPlusTask) and not task.prepared
     with pytest.raises(NotPreparedError) as exc:
-        task.program(task.get(0), {"completion": "    return False\n"}, "k")
+        task.program(task.get("HumanEval/0"), {"completion": "    return False\n"}, "k")
     assert isinstance(exc.value, CodeduelError)
     assert "\n" not in str(exc.value) and "prepare" in str(exc.value)
 

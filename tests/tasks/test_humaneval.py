@@ -94,17 +94,18 @@ def test_infinite_loop_times_out(task: HumanEvalTask, executor: LocalExecutor) -
 
 
 def test_task_id_normalisation(task: HumanEvalTask) -> None:
-    assert normalize_humaneval_id(7) == "HumanEval/7"
-    assert normalize_humaneval_id("7") == "HumanEval/7"
+    for bare in (7, "7", 0):  # MBPP's ids: never silently HumanEval/7
+        with pytest.raises(SamplesError):
+            normalize_humaneval_id(bare)
     assert normalize_humaneval_id("HumanEval/7") == "HumanEval/7"
     assert task.get("humaneval/12").task_id == "HumanEval/12"
     for bad in ("Mbpp/7", "seven", True, None):
         with pytest.raises(SamplesError):
             normalize_humaneval_id(bad)
     with pytest.raises(SamplesError, match="not in HumanEval"):
-        task.get(999)
+        task.get("HumanEval/999")
 
 
 def test_sample_without_code_is_a_samples_error(task: HumanEvalTask) -> None:
     with pytest.raises(SamplesError, match="neither a 'completion' nor a 'solution'"):
-        task.program(task.get(0), {"task_id": "HumanEval/0"}, "k")
+        task.program(task.get("HumanEval/0"), {"task_id": "HumanEval/0"}, "k")

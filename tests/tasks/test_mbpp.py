@@ -68,10 +68,14 @@ def test_static_plan_before_prepare() -> None:
     assert "import math" in plan.harness_prefix  # the asserts use the reference's imports
     node = static_plan(
         "class Node:\n  pass\ndef height(n):\n  return 1",
-        "root = Node()",
+        "import math\nroot = Node()",
         ["assert height(root) == 1"],
     )
-    assert node.mode == "concat"  # a class defined by the solution cannot cross
+    # The solution's class is built in the candidate's process by the setup code; only the
+    # result of height(root) crosses, so the assert still runs in the judge.
+    assert node.mode == "rpc" and node.expose == ("height",)
+    assert node.child_setup == "import math\nroot = Node()\n"
+    assert node.harness_prefix == "import math\n"
 
 
 def test_program_shapes(full: MbppTask) -> None:
@@ -82,9 +86,10 @@ def test_program_shapes(full: MbppTask) -> None:
     assert "assert similar_elements((3, 4, 5, 6),(5, 7, 4, 10)) == (4, 5)" in prog.harness
     node = full.get(367)  # tests build a tree of the solution's Node class
     prog = full.program(node, {"completion": node.reference}, "k")
-    assert prog.mode == "concat"
-    assert node.meta["test_setup_code"].strip()[:10] in prog.candidate
-    assert prog.candidate.rstrip().endswith(node.meta["test_list"][-1].rstrip())
+    assert prog.mode == "rpc" and prog.expose == ("is_tree_balanced",)
+    assert node.meta["test_setup_code"].strip()[:10] in prog.candidate  # built in the child
+    assert "assert" not in prog.candidate  # ...but the asserts stay in the judge
+    assert node.meta["test_list"][-1].strip() in prog.harness
 
 
 @pytest.mark.slow
@@ -92,10 +97,9 @@ def test_all_974_references_pass(full: MbppTask, executor: LocalExecutor, data_d
     full.prepare(executor)
     assert full.prepared
     modes = collections.Counter(full.mode(p) for p in full.problems())
-    assert modes["rpc"] > 950
-    # Counter/defaultdict/type values and the solution's classes need concat.
-    for tid in ("Mbpp/88", "Mbpp/367", "Mbpp/927"):
-        assert full.mode(full.get(tid)) == "concat"
+    # Counter/defaultdict results, types as arguments and the solution's own classes (the
+    # eight problems that once needed concat) are all judged outside the candidate now.
+    assert modes == {"rpc": 974}
     samples = {p.task_id: {"completion": p.reference} for p in full.problems()}
     verdicts = _run(executor, full, samples)
     assert {k: v.result for k, v in verdicts.items() if not v.passed} == {}
@@ -115,6 +119,7 @@ def test_all_427_sanitized_references_pass(sanitized: MbppTask, executor: LocalE
     verdicts = _run(executor, sanitized, samples)
     assert {k: v.result for k, v in verdicts.items() if not v.passed} == {}
     assert len(verdicts) == 427
+    assert {v.mode for v in verdicts.values()} == {"rpc"}
 
 
 def test_wrong_completions_fail(full: MbppTask, executor: LocalExecutor) -> None:
@@ -146,6 +151,44 @@ def test_asserts_cannot_be_skipped_in_rpc(full: MbppTask, executor: LocalExecuto
     fake = "import os\ndef similar_elements(a, b):\n    return ()\nos._exit(0)\n"
     verdicts = _run(executor, full, {"Mbpp/2": {"completion": fake}})
     assert not verdicts["Mbpp/2"].passed
+
+
+_CHANNEL = (
+    "import os, struct\n"
+    "_m = b'\\x01t' + struct.pack('>I', 1) + b's' + struct.pack('>I', 4) + b'done'\n"
+    "os.write(4, struct.pack('>I', len(_m)) + _m)\n"
+)
+_FAKES = {
+    # Writing ("done",) to the private channel was enough to pass a concat problem.
+    "channel": _CHANNEL,
+    # An object that equals everything passed the asserts run inside the candidate.
+    "always-equal": "class _E:\n    def __eq__(self, o):\n        return True\n",
+    "exit": "import os\nos._exit(0)\n",
+}
+_E_OR = "return _E() if '_E' in globals() else"
+
+
+@pytest.mark.parametrize("how", list(_FAKES))
+@pytest.mark.parametrize(
+    ("tid", "body"),
+    [
+        ("Mbpp/367", "class Node:\n    def __init__(self, data):\n        self.data = data\n"
+                     "        self.left = self.right = None\n"
+                     f"def is_tree_balanced(root):\n    {_E_OR} 1\n"),
+        ("Mbpp/601", "class Pair:\n    def __init__(self, a, b):\n        self.a, self.b = a, b\n"
+                     f"def max_chain_length(arr, n):\n    {_E_OR} 0\n"),
+        ("Mbpp/88", f"def freq_count(xs):\n    {_E_OR} {{}}\n"),
+    ],
+)  # fmt: skip
+def test_problems_that_needed_concat_cannot_be_faked(
+    full: MbppTask, executor: LocalExecutor, tid: str, body: str, how: str
+) -> None:
+    """Before, these were judged in concat mode: the whole program ran in the candidate's
+    process, so writing to the reply channel or returning an always-equal object passed."""
+    fake = _FAKES[how] + body
+    verdict = _run(executor, full, {tid: {"completion": fake}})[tid]
+    assert verdict.mode == "rpc"
+    assert verdict.status == "failed", (how, verdict.result)
 
 
 def p_expose(task: MbppTask, problem: Problem) -> tuple[str, ...]:

@@ -29,18 +29,48 @@ record the mode in every verdict.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from codeduel.errors import ExecutorError
+
 Status = Literal["passed", "failed", "timed out"]
 Mode = Literal["rpc", "concat"]
+
+MAX_TIMEOUT_S = 86_400.0  # a day: beyond it no limit means anything, and OS timers overflow
+MIN_TIMEOUT_S = 0.001
+
+
+def check_timeout(value: object, what: str = "timeout") -> float:
+    """``value`` as a time limit in seconds, or a one-line error naming the valid range.
+
+    Why here: an infinite or astronomically large limit used to overflow the worker's timers
+    and fail every program silently; every entry point (CLI, API, task) goes through this.
+    """
+    try:
+        seconds = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if not (MIN_TIMEOUT_S <= seconds <= MAX_TIMEOUT_S):
+        raise ExecutorError(
+            f"{what} {value!r} is not a usable time limit",
+            f"give a number of seconds between {MIN_TIMEOUT_S} and {MAX_TIMEOUT_S:.0f}",
+        )
+    return seconds
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Resource limits applied to every program's child process."""
+    """Resource limits applied to every program's child process.
+
+    ``timeout_s`` counts the candidate's own CPU time (user + system), so a verdict does not
+    depend on how busy the machine is; a program that sleeps or blocks is stopped by the
+    wall-clock backstop ``wall_factor * timeout + wall_slack_s``. ``scratch_mb`` and
+    ``scratch_files`` bound the private tmpfs each worker's programs write to.
+    """
 
     timeout_s: float = 3.0
     memory_mb: int = 1024
@@ -48,6 +78,30 @@ class Limits:
     open_files: int = 64
     processes: int = 1
     output_bytes: int = 8192
+    wall_factor: float = 4.0
+    wall_slack_s: float = 5.0
+    scratch_mb: int = 64
+    scratch_files: int = 4096
+
+    def __post_init__(self) -> None:
+        check_timeout(self.timeout_s)
+        for name in ("memory_mb", "file_size_mb", "open_files", "processes", "scratch_mb"):
+            value = getattr(self, name)
+            if type(value) is not int or value < 0 or value > 1 << 40:
+                raise ExecutorError(f"limit {name}={value!r} is invalid", "give an integer >= 0")
+        if type(self.scratch_files) is not int or self.scratch_files < 16:
+            raise ExecutorError(
+                f"limit scratch_files={self.scratch_files!r} is invalid", "give an integer >= 16"
+            )
+        if not (1.0 <= self.wall_factor <= 1000 and 0 <= self.wall_slack_s <= MAX_TIMEOUT_S):
+            raise ExecutorError(
+                "wall-clock backstop is invalid",
+                "give wall_factor between 1 and 1000 and wall_slack_s >= 0",
+            )
+
+    def wall_for(self, timeout_s: float) -> float:
+        """The wall-clock backstop for a program (or call) whose CPU limit is ``timeout_s``."""
+        return timeout_s * self.wall_factor + self.wall_slack_s
 
 
 @dataclass(frozen=True)
@@ -60,7 +114,11 @@ class Program:
     expose: tuple[str, ...] = ()
     harness_data: Any = None
     mode: Mode = "rpc"
-    timeout_s: float | None = None  # None: the executor's Limits.timeout_s
+    timeout_s: float | None = None  # None: the executor's Limits.timeout_s (candidate CPU s)
+
+    def __post_init__(self) -> None:
+        if self.timeout_s is not None:
+            check_timeout(self.timeout_s, f"timeout of program {self.key!r}")
 
 
 @dataclass

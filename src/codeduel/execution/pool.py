@@ -1,6 +1,6 @@
 """LocalExecutor: a pool of zygote workers, one per core, fed from a shared queue.
 
-Each worker is a separate ``python -I -S`` process (see :mod:`codeduel.execution.worker`)
+Each worker is a separate ``python -s -S -P`` process (see :mod:`codeduel.execution.worker`)
 driven by one thread here. Programs go in through :meth:`LocalExecutor.submit` (thread-safe,
 returns a future) or :meth:`LocalExecutor.run` (lazy, bounded in flight, yields as they
 finish), so generation can feed programs while the model is still producing them.
@@ -16,7 +16,6 @@ import contextlib
 import os
 import queue
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
@@ -31,17 +30,45 @@ from pathlib import Path
 from typing import Any
 
 from codeduel.errors import ExecutorError
-from codeduel.execution import codec
+from codeduel.execution import codec, readable
 from codeduel.execution.base import LayerStatus, Limits, Program, Verdict, run_bounded
+from codeduel.execution.sandbox import remove_tree
 from codeduel.execution.worker import recv_msg, send_msg
 from codeduel.machine import cpu_ids, usable_cpus
 
-__all__ = ["ISOLATION_LEVELS", "LocalExecutor"]
+__all__ = ["ISOLATION_LEVELS", "LAYERS", "LocalExecutor", "parse_required_layers"]
 
 ISOLATION_LEVELS = ("auto", "strict", "none")
+# Every layer a worker reports, in the order `codeduel doctor` prints them.
+LAYERS = ("process", "rlimits", "netns", "scratch", "landlock", "setuid", "seccomp", "cgroup")
 _STRICT_LAYERS = ("rlimits", "seccomp")
 _WATCHDOG_GRACE_S = 10.0
 _START_TIMEOUT_S = 60.0
+_START_FAILURES_BEFORE_ABORT = 3  # programs in a row whose worker would not (re)start
+
+
+def parse_required_layers(value: str | tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
+    """``"all"``, a comma-separated list or a sequence of layer names -> the names; an unknown
+    name is a one-line error (a CI pipeline must not silently ask for nothing)."""
+    if value is None:
+        return ()
+    parts = value.split(",") if isinstance(value, str) else list(value)
+    names: list[str] = []
+    for part in parts:
+        name = part.strip().lower()
+        if not name:
+            continue
+        if name == "all":
+            names.extend(LAYERS)
+        elif name in LAYERS:
+            names.append(name)
+        else:
+            raise ExecutorError(
+                f"unknown isolation layer {part.strip()!r} in --require-isolation",
+                f"use all or a comma-separated list of {', '.join(LAYERS)}",
+            )
+    return tuple(dict.fromkeys(names))
+
 
 # The worker imports its three modules through stub packages, so neither codeduel's nor
 # codeduel.execution's __init__ runs (importlib.metadata alone pulls in ~150 modules, and every
@@ -65,16 +92,6 @@ def _scratch_root() -> str:
     return tempfile.gettempdir()
 
 
-def _read_paths() -> list[str]:
-    """What children may read: the interpreter, its import path and system libraries."""
-    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
-    paths.update(p for p in sys.path if p)
-    paths.update(("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/opt"))
-    exe = os.path.realpath(sys.executable)
-    paths.add(os.path.dirname(exe))
-    return sorted(p for p in paths if os.path.exists(p))
-
-
 def _owner_alive(name: str) -> bool:
     """``codeduel-<pid>-<hex>`` names carry the creating process id; is it still running?"""
     try:
@@ -90,9 +107,11 @@ def _remove_stale(scratch_root: str) -> None:
     with contextlib.suppress(OSError):
         for entry in os.scandir(scratch_root):
             if entry.name.startswith("codeduel-") and not _owner_alive(entry.name):
-                shutil.rmtree(entry.path, ignore_errors=True)
+                remove_tree(entry.path)  # iterative: a program may have nested thousands
     for hierarchy in ("memory", "pids"):
-        base = Path("/sys/fs/cgroup") / hierarchy
+        base = _own_cgroup(hierarchy)
+        if base is None:
+            continue
         with contextlib.suppress(OSError):
             for d in base.glob("codeduel-*"):
                 if not _owner_alive(d.name):
@@ -103,18 +122,37 @@ def _remove_stale(scratch_root: str) -> None:
                         d.rmdir()
 
 
+def _own_cgroup(hierarchy: str) -> Path | None:
+    """The cgroup v1 directory this process is in for ``hierarchy`` (memory, pids).
+
+    The pool's group is made *inside* it, so a limit someone put around codeduel (a CI job's,
+    a systemd slice) still applies to the workers: v1 limits are hierarchical.
+    """
+    root = Path("/sys/fs/cgroup") / hierarchy
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return root if root.is_dir() else None
+    for line in lines:
+        _, _, rest = line.partition(":")
+        controllers, _, path = rest.partition(":")
+        if hierarchy in controllers.split(","):
+            candidate = root / path.lstrip("/")
+            return candidate if candidate.is_dir() else root
+    return root if root.is_dir() else None
+
+
 class _Cgroup:
-    """cgroup v1 memory+pids group for the whole pool (root only, best effort)."""
+    """cgroup v1 memory+pids group for the whole pool, nested in the caller's (root only)."""
 
     def __init__(self, name: str, memory_bytes: int, pids: int) -> None:
         self.dirs: list[Path] = []
         self.status: LayerStatus
-        base = Path("/sys/fs/cgroup")
         if not sys.platform.startswith("linux") or os.geteuid() != 0:
             self.status = LayerStatus("cgroup", False, "needs root (cgroup v1 memory+pids)")
             return
-        mem, pid = base / "memory", base / "pids"
-        if not (os.access(mem, os.W_OK) and os.access(pid, os.W_OK)):
+        mem, pid = _own_cgroup("memory"), _own_cgroup("pids")
+        if mem is None or pid is None or not (os.access(mem, os.W_OK) and os.access(pid, os.W_OK)):
             self.status = LayerStatus(
                 "cgroup", False, "no writable cgroup v1 memory and pids hierarchies"
             )
@@ -130,7 +168,8 @@ class _Cgroup:
             self.status = LayerStatus(
                 "cgroup",
                 True,
-                f"v1 group {name}: memory {memory_bytes // 2**20} MiB, pids {pids}",
+                f"v1 group {name} inside the caller's: memory {memory_bytes // 2**20} MiB "
+                f"(programs + scratch), pids {pids}",
             )
         except OSError as e:
             self.remove()
@@ -181,11 +220,29 @@ class _Worker:
         self.spawns += 1
         box = os.path.join(pool._scratch, f"w{self.index}-{self.spawns}")
         parent, child = socket.socketpair()
-        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": box}
+        # The environment is built from nothing, so no PYTHON* variable of the caller's reaches
+        # the worker; -s -S -P are what -I would set apart from -E, which would also ignore
+        # PYTHONHASHSEED (the seed every verdict records and a rerun reproduces).
+        env = {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "LANG": "C.UTF-8",
+            "HOME": box,
+            "PYTHONHASHSEED": str(pool.hash_seed),
+        }
         paths = "\n".join(p for p in sys.path if p)
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-I", "-S", "-c", _BOOT, str(child.fileno()), paths, _PACKAGE_DIR],
+                [
+                    sys.executable,
+                    "-s",
+                    "-S",
+                    "-P",
+                    "-c",
+                    _BOOT,
+                    str(child.fileno()),
+                    paths,
+                    _PACKAGE_DIR,
+                ],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -208,19 +265,21 @@ class _Worker:
             "limits": asdict(pool.limits),
             "isolation": "none" if pool.isolation == "none" else "auto",
             "box": box,
-            "read_paths": pool._read_paths,
+            "read_paths": list(pool.read_policy.allowed),
             "cpu": pool._cpus[self.index % len(pool._cpus)] if pool._cpus else None,
         }
         try:
             send_msg(parent.fileno(), codec.dumps(cfg))
-            raw = recv_msg(parent.fileno(), time.monotonic() + _START_TIMEOUT_S)
+            raw = recv_msg(parent.fileno(), _START_TIMEOUT_S)
         except BaseException as e:  # _Timeout is a BaseException
             self.kill()
             raise ExecutorError(
                 f"executor worker did not start ({type(e).__name__})",
                 "run `codeduel doctor` to see which isolation layer fails",
             ) from None
-        reply = codec.loads(raw) if raw else {"error": "worker exited during start-up"}
+        reply: dict[str, Any] = (
+            codec.loads(raw) if raw else {"error": "worker exited during start-up"}
+        )
         if "error" in reply:
             self.kill()
             raise ExecutorError(
@@ -231,7 +290,8 @@ class _Worker:
 
     def execute(self, program: Program) -> Verdict:
         assert self.sock is not None
-        timeout = program.timeout_s or self.pool.limits.timeout_s
+        limits = self.pool.limits
+        timeout = program.timeout_s or limits.timeout_s
         job = {
             "key": program.key,
             "candidate": program.candidate,
@@ -250,7 +310,7 @@ class _Worker:
         fd = self.sock.fileno()
         try:
             send_msg(fd, payload)
-            raw = recv_msg(fd, time.monotonic() + timeout + _WATCHDOG_GRACE_S)
+            raw = recv_msg(fd, limits.wall_for(timeout) + _WATCHDOG_GRACE_S)
         except BaseException as e:  # includes the worker module's _Timeout
             if isinstance(e, KeyboardInterrupt):
                 raise
@@ -260,6 +320,7 @@ class _Worker:
             code = self.kill()
             raise _WorkerDied(f"worker exited with status {code}")
         v = codec.loads(raw)
+        v["details"]["hash_seed"] = self.pool.hash_seed
         return Verdict(
             key=v["key"],
             status=v["status"],
@@ -313,6 +374,13 @@ class LocalExecutor:
     stay cheap, while across cores they cost cross-CPU wake-ups and cold caches (measured
     on 2 cores: 400 -> 475 programs/s). Turn it off where several executors share a machine
     (the Ray executor does).
+
+    ``require``: layer names (or ``"all"``) that must be active, else the executor refuses to
+    start with one line naming the missing ones (so a CI pipeline fails closed).
+    ``packages``: distributions candidates may import beyond the standard library (their files
+    join the read allowlist); ``exclude``: more places candidates must never read (a
+    ``--data-dir``). ``hash_seed``: every worker's ``PYTHONHASHSEED``, recorded in each
+    verdict, so set and dict orders (and verdicts that depend on them) can be reproduced.
     """
 
     def __init__(
@@ -322,6 +390,10 @@ class LocalExecutor:
         isolation: str = "auto",
         max_in_flight: int | None = None,
         pin_cpus: bool = True,
+        require: str | tuple[str, ...] | list[str] | None = None,
+        packages: tuple[str, ...] | list[str] = (),
+        exclude: tuple[str, ...] | list[str] = (),
+        hash_seed: int = 0,
     ) -> None:
         if isolation not in ISOLATION_LEVELS:
             raise ExecutorError(
@@ -331,6 +403,14 @@ class LocalExecutor:
         n = workers if workers is not None else usable_cpus()
         if n < 1:
             raise ExecutorError(f"workers must be at least 1, got {n}", "pass workers >= 1")
+        required = parse_required_layers(require)
+        if isolation == "strict":
+            required = tuple(dict.fromkeys((*_STRICT_LAYERS, *required)))
+        if type(hash_seed) is not int or not 0 <= hash_seed <= 4294967295:
+            raise ExecutorError(
+                f"hash seed {hash_seed!r} is invalid", "give an integer from 0 to 4294967295"
+            )
+        self.hash_seed = hash_seed
         self.limits = limits
         self.isolation = isolation
         self.max_in_flight = max_in_flight or 4 * n
@@ -341,14 +421,18 @@ class LocalExecutor:
         self._scratch = os.path.join(
             _scratch_root(), f"codeduel-{os.getpid()}-{secrets.token_hex(4)}"
         )
+        self.read_policy = readable.policy(packages, exclude)
         os.makedirs(self._scratch, mode=0o711)
-        self._read_paths = _read_paths()
         self._cpus = cpu_ids() if pin_cpus else []
         self._cgroup: _Cgroup | None = None
+        self._start_failures = 0
         if isolation != "none":
+            # Room for each worker's programs *and* its scratch tmpfs (whose pages are
+            # charged here): a full scratch must never push the judges out of memory.
+            per_worker = limits.memory_mb + 256 + limits.scratch_mb
             self._cgroup = _Cgroup(
                 os.path.basename(self._scratch),
-                n * (limits.memory_mb + 256) * 2**20,
+                n * per_worker * 2**20,
                 n * (limits.processes + 16) + 16,
             )
         self._workers = [_Worker(self, i) for i in range(n)]
@@ -359,13 +443,14 @@ class LocalExecutor:
         except BaseException:
             self._teardown()
             raise
-        if isolation == "strict":
-            missing = [x.name for x in self.layers() if x.name in _STRICT_LAYERS and not x.active]
+        if required:
+            missing = [x for x in self.layers() if x.name in required and not x.active]
             if missing:
                 self._teardown()
+                what = "; ".join(f"{x.name} ({x.detail})" for x in missing)
                 raise ExecutorError(
-                    f"isolation layers unavailable: {', '.join(missing)}",
-                    "run `codeduel doctor` for details or use isolation='auto'",
+                    f"required isolation layers are not active: {what}",
+                    "run `codeduel doctor` on this machine, or require fewer layers",
                 )
         for w in self._workers:
             t = threading.Thread(
@@ -415,7 +500,7 @@ class LocalExecutor:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(proc.pid, signal.SIGKILL)
         for t in self._threads:
-            t.join(timeout=self.limits.timeout_s + _WATCHDOG_GRACE_S + 5)
+            t.join(timeout=self.limits.wall_for(self.limits.timeout_s) + _WATCHDOG_GRACE_S + 5)
         self._teardown()
 
     def __enter__(self) -> LocalExecutor:
@@ -438,7 +523,7 @@ class LocalExecutor:
             self._cgroup.kill_all()
             self._cgroup.remove()
         self._drain()
-        shutil.rmtree(self._scratch, ignore_errors=True)
+        remove_tree(self._scratch)  # iterative: never a RecursionError on a deep tree
 
     def _drain(self) -> None:
         """Cancel every program still queued (not yet running)."""
@@ -471,7 +556,20 @@ class LocalExecutor:
             if worker.proc is None:
                 if self._closed:
                     raise ExecutorError("the executor was closed", "create a new LocalExecutor")
-                worker.start()
+                try:
+                    worker.start()
+                except ExecutorError as e:
+                    # One bad program must not end the run: it gets its own verdict. Only
+                    # a machine where workers keep failing to start aborts.
+                    with self._lock:
+                        self._start_failures += 1
+                        broken = self._start_failures >= _START_FAILURES_BEFORE_ABORT
+                    if broken:
+                        raise
+                    losses.append(f"a replacement worker did not start ({e.problem})")
+                    continue
+                with self._lock:
+                    self._start_failures = 0
             try:
                 verdict = worker.execute(program)
             except _WorkerDied as e:

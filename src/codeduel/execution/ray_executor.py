@@ -183,7 +183,9 @@ class _ExecActor:
     """One Ray actor: a LocalExecutor on its node. Errors are reported, not raised, from
     ``__init__`` so the driver can print them as one line."""
 
-    def __init__(self, workers: int, limits: Limits, isolation: str) -> None:
+    def __init__(
+        self, workers: int, limits: Limits, isolation: str, sandbox: dict[str, Any] | None = None
+    ) -> None:
         self._error: str | None = None
         self._ex: Any = None
         try:
@@ -191,7 +193,11 @@ class _ExecActor:
 
             # Not pinned: several actors share a node, each with its own worker 0.
             self._ex = LocalExecutor(
-                workers=workers, limits=limits, isolation=isolation, pin_cpus=False
+                workers=workers,
+                limits=limits,
+                isolation=isolation,
+                pin_cpus=False,
+                **(sandbox or {}),
             )
         except Exception as e:
             self._error = str(e)
@@ -253,6 +259,8 @@ class RayExecutor:
     divided by ``cpus_per_actor``); each runs a LocalExecutor with ``cpus_per_actor`` sandbox
     processes, ``limits`` and ``isolation`` on its node. ``batch_size``: programs per Ray call.
     ``max_attempts``: how many actor losses one program survives before its future fails.
+    ``sandbox``: keyword arguments for every node's LocalExecutor (required layers, packages,
+    excluded paths, hash seed; see :meth:`ExecutorOptions.sandbox`).
     """
 
     def __init__(
@@ -266,6 +274,7 @@ class RayExecutor:
         max_in_flight: int | None = None,
         max_attempts: int = 3,
         start_timeout_s: float = 120.0,
+        sandbox: dict[str, Any] | None = None,
     ) -> None:
         if workers is not None and workers < 1:
             raise ExecutorError(f"workers must be at least 1, got {workers}", "pass workers >= 1")
@@ -282,6 +291,7 @@ class RayExecutor:
         self.batch_size = batch_size
         self.max_attempts = max_attempts
         self.start_timeout_s = start_timeout_s
+        self._sandbox = dict(sandbox or {})
         self._cpus = cpus_per_actor
         self._lock = threading.Condition()
         self._queue: collections.deque[_Item] = collections.deque()
@@ -408,7 +418,7 @@ class RayExecutor:
 
     def _new_actor(self) -> Any:
         self.stats.actors_started += 1
-        return self._actor_cls.remote(self._cpus, self.limits, self.isolation)
+        return self._actor_cls.remote(self._cpus, self.limits, self.isolation, self._sandbox)
 
     def _check_info(self, info: dict[str, Any]) -> None:
         import codeduel

@@ -8,9 +8,10 @@ backend lazily, so ``--executor local`` never imports Ray.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from codeduel.errors import ExecutorError
@@ -21,6 +22,7 @@ __all__ = [
     "ExecutorOptions",
     "SubmittingExecutor",
     "executor_names",
+    "executor_options",
     "open_executor",
     "register_executor",
 ]
@@ -38,15 +40,61 @@ class ExecutorOptions:
 
     ``workers``: parallel sandboxes (local: processes on this machine; ray: executor actors
     across the cluster, one CPU each by default). ``ray_address``: the cluster to join (None:
-    ``$RAY_ADDRESS``, else a Ray instance started for this process). ``extra``: backend-specific
-    keyword arguments passed through unchanged.
+    ``$RAY_ADDRESS``, else a Ray instance started for this process). ``require``: isolation
+    layers that must be active (refuse to start otherwise). ``packages``: distributions
+    candidates may import beyond the standard library (the task's). ``exclude``: more places
+    candidates must never read (a ``--data-dir``). ``hash_seed``: the sandboxes'
+    ``PYTHONHASHSEED``. ``extra``: backend-specific keyword arguments passed through unchanged.
     """
 
     workers: int | None = None
     limits: Limits = Limits()  # noqa: RUF009 - frozen dataclass, safe as a default
     isolation: str = "auto"
     ray_address: str | None = None
+    require: tuple[str, ...] = ()
+    packages: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    hash_seed: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def sandbox(self) -> dict[str, Any]:
+        """The keyword arguments every LocalExecutor of this run gets (on any node)."""
+        return {
+            "require": self.require,
+            "packages": self.packages,
+            "exclude": self.exclude,
+            "hash_seed": self.hash_seed,
+        }
+
+
+def executor_options(
+    packages: Sequence[str] = (),
+    *,
+    workers: int | None = None,
+    timeout: float | None = None,
+    data_dir: str | Path | None = None,
+    ray_address: str | None = None,
+    require_isolation: str | Sequence[str] | None = None,
+    hash_seed: int = 0,
+) -> ExecutorOptions:
+    """The sandbox settings of one run: ``packages`` (the task's) on the read allowlist, its
+    data folder off it, the layers the caller requires, the hash seed; every flow that judges
+    builds its options here so none of them forgets one."""
+    from codeduel.execution.pool import parse_required_layers
+
+    limits = Limits() if timeout is None else Limits(timeout_s=timeout)
+    required = parse_required_layers(
+        require_isolation if isinstance(require_isolation, str | None) else list(require_isolation)
+    )
+    return ExecutorOptions(
+        workers=workers,
+        limits=limits,
+        ray_address=ray_address,
+        require=required,
+        packages=tuple(packages),
+        exclude=(str(Path(data_dir).expanduser().resolve()),) if data_dir is not None else (),
+        hash_seed=hash_seed,
+    )
 
 
 ExecutorFactory = Callable[[ExecutorOptions], SubmittingExecutor]
@@ -63,6 +111,7 @@ def _local(options: ExecutorOptions) -> SubmittingExecutor:
         workers=options.workers,
         limits=options.limits,
         isolation=options.isolation,
+        **options.sandbox(),
         **options.extra,
     )
 
@@ -75,6 +124,7 @@ def _ray(options: ExecutorOptions) -> SubmittingExecutor:
         workers=options.workers,
         limits=options.limits,
         isolation=options.isolation,
+        sandbox=options.sandbox(),
         **options.extra,
     )
 

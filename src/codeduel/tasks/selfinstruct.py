@@ -26,7 +26,7 @@ from codeduel import datasets
 from codeduel.errors import DatasetError, SamplesError
 from codeduel.execution.base import Executor, Program
 from codeduel.tasks import register
-from codeduel.tasks.base import DatasetInfo, Problem
+from codeduel.tasks.base import PYTHON_PACKAGES, DatasetInfo, Problem
 
 SELFINSTRUCT_TIMEOUT_S = 5.0
 PROBLEMS_RELPATH = "selfinstruct/problems.jsonl"
@@ -49,6 +49,7 @@ class SelfInstructTask:
     """The problems of one self-instruct dataset folder (pass it as ``--data-dir``)."""
 
     name = "selfinstruct"
+    packages = PYTHON_PACKAGES
 
     def __init__(self, data_dir: Path | None = None) -> None:
         if data_dir is None:
