@@ -42,7 +42,7 @@ def assert_one_line_error(result, needle: str) -> None:  # type: ignore[no-untyp
         ('{"task_id": "HumanEval/0"}\n', [], "missing completion"),
         ('{"task_id": "Nope/1", "completion": "x"}\n', [], "not in task 'humaneval'"),
         ('{"task_id": "HumanEval/0", "completion": "x"}\n', ["--k", "1,zero"], "invalid --k"),
-        ('{"task_id": "HumanEval/0", "completion": "x"}\n', ["--timeout", "-1"], "invalid timeout"),
+        ('{"task_id": "HumanEval/0", "completion": "x"}\n', ["--timeout", "-1"], "not a usable time limit"),
     ],
 )
 def test_evaluate_bad_inputs(
@@ -147,14 +147,24 @@ def test_tasks_json() -> None:
     assert "humaneval" in json.loads(result.stdout)
 
 
-def test_doctor_lists_layers() -> None:
-    result = runner.invoke(app, ["doctor", "--json"])
+def test_doctor_lists_layers_reads_and_datasets(data_dir: Path) -> None:
+    result = runner.invoke(app, ["doctor", "--json", "--data-dir", str(data_dir)])
     assert result.exit_code == 0, result.stderr
-    layers = json.loads(result.stdout)
+    report = json.loads(result.stdout)
+    layers = report["layers"]
     assert layers and all({"name", "active", "detail"} <= set(layer) for layer in layers)
-    table = runner.invoke(app, ["doctor"], env={"COLUMNS": "200"})
+    assert report["readable"]["packages"] == ["numpy"]
+    assert str(data_dir) in report["readable"]["excluded"]
+    assert report["datasets"]["probed"] > 0
+    if {x["name"]: x["active"] for x in layers}["landlock"]:
+        assert report["datasets"]["readable"] == []
+    table = runner.invoke(app, ["doctor", "--data-dir", str(data_dir)], env={"COLUMNS": "200"})
     assert table.exit_code == 0
     assert layers[0]["name"] in table.stdout
+    if report["datasets"]["readable"]:
+        assert "DATASETS READABLE" in table.stdout
+    else:
+        assert "no benchmark file is readable from the sandbox" in table.stdout
 
 
 def test_evaluate_end_to_end_subprocess(
@@ -280,7 +290,8 @@ def test_ctrl_c_keeps_partial_run(tmp_path: Path, data_dir: Path, humaneval_file
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
     assert stderr.strip().splitlines() == [
-        f"interrupted: run 1 is in the store {store} (status failed); see `codeduel show 1`"
+        f"interrupted: run 1 is in the store {store} (status failed); resume it with: "
+        f"codeduel evaluate {samples} -t humaneval --store {store} --workers 2 --timeout 60"
     ]
     assert "Traceback" not in stderr and stdout == ""
     with Store(store, create=False) as db:

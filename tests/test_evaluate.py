@@ -152,8 +152,9 @@ def test_unknown_task_ids_fail_before_running(tmp_path: Path, data_dir: Path) ->
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"k": (0,)}, "invalid k"),
-        ({"timeout": 0.0}, "invalid timeout"),
+        ({"k": (0,)}, "invalid --k"),
+        ({"timeout": 0.0}, "not a usable time limit"),
+        ({"timeout": float("inf")}, "not a usable time limit"),
         ({"workers": 0}, "workers"),
     ],
 )
@@ -230,9 +231,9 @@ def test_task_ids_normalised_by_the_task(
     tmp_path: Path, data_dir: Path, isolated_store: Path
 ) -> None:
     rows = [
-        {"task_id": 0, "completion": "#VERDICT:passed"},
+        {"task_id": "humaneval/0", "completion": "#VERDICT:passed"},
         {"task_id": "HumanEval/0", "completion": "#VERDICT:failed:x"},
-        {"task_id": "1", "completion": "#VERDICT:passed"},
+        {"task_id": " HumanEval/01", "completion": "#VERDICT:passed"},
     ]
     samples = write_jsonl(tmp_path / "s.jsonl", rows)
     result = evaluate(samples, "humaneval", data_dir=data_dir, executor=ScriptedExecutor(), k=(1,))
@@ -241,7 +242,10 @@ def test_task_ids_normalised_by_the_task(
         keys = [(v.task_id, v.sample_idx) for v in store.verdicts(result.run_id)]
     assert keys == [("HumanEval/0", 0), ("HumanEval/0", 1), ("HumanEval/1", 0)]
     written = [json.loads(x) for x in (tmp_path / "s.jsonl_results.jsonl").read_text().splitlines()]
-    assert [r["task_id"] for r in written] == [0, "HumanEval/0", "1"]  # verbatim, as given
+    assert [r["task_id"] for r in written] == ["humaneval/0", "HumanEval/0", " HumanEval/01"]
+    bare = write_jsonl(tmp_path / "bare.jsonl", [{"task_id": 0, "completion": "x"}])
+    with pytest.raises(SamplesError, match="not in task 'humaneval'"):
+        evaluate(bare, "humaneval", data_dir=data_dir, executor=ScriptedExecutor(), k=(1,))
 
 
 def test_unwritable_results_path_is_one_line(

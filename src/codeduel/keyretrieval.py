@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from codeduel.errors import CodeduelError
+from codeduel.errors import CodeduelError, require_positive
 from codeduel.models import GenParams, Model, load_model, resolve_spec
 from codeduel.store import SampleRecord, Store, spec_key
 from codeduel.tasks.base import DatasetInfo
@@ -141,6 +141,7 @@ def open_long_model(
     context unless ``context_window`` asks for it (Table 17 probes 24K on models trained on
     16K). Other backends report their own window.
     """
+    require_positive(context_window=context_window, threads=n_threads)
     prefix, _, _ = resolve_spec(spec)
     if prefix not in _LLAMACPP:
         lm = load_model(spec)
@@ -332,6 +333,7 @@ def run_key_retrieval(
     the ones already stored are not generated again).
     """
     started = time.perf_counter()
+    require_positive(context_window=context_window, threads=n_threads)
     if examples < 1:
         raise CodeduelError(f"invalid --examples {examples}", "give at least 1 example per cell")
     if not lengths or not positions:

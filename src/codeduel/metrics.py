@@ -12,6 +12,24 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
+from codeduel.errors import CodeduelError
+
+
+def parse_ks(k: str | Iterable[int]) -> tuple[int, ...]:
+    """k values from ``"10,1"`` or ``[10, 1]``: ascending, each once, all >= 1, or a one-line
+    error. Every command and API call reads k through here, so tables list pass@1 first."""
+    try:
+        if isinstance(k, str):
+            values = [int(part) for part in k.split(",") if part.strip()]
+        else:
+            values = [int(x) for x in k]
+    except (TypeError, ValueError):
+        values = []
+    if not values or any(x < 1 for x in values):
+        shown = k if isinstance(k, str) else ",".join(map(str, k))
+        raise CodeduelError(f"invalid --k {shown!r}", "give positive integers, e.g. --k 1,10,100")
+    return tuple(sorted(set(values)))
+
 
 def pass_at_k(n: int, c: int, k: int) -> float | None:
     """Unbiased pass@k for one problem, or ``None`` when n < k (not estimable)."""

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from codeduel.errors import CodeduelError
+from codeduel.errors import CodeduelError, require_positive
 from codeduel.keyretrieval import (
     corpus_dataset,
     corpus_fingerprint,
@@ -238,6 +238,7 @@ def run_perplexity(
     ``stride`` to half the window. Rerunning resumes an unfinished run file by file.
     """
     started = time.perf_counter()
+    require_positive(window=window, stride=stride, threads=n_threads, files=n_files)
     if max_tokens is not None and max_tokens < 2:
         raise CodeduelError(f"invalid --max-tokens {max_tokens}", "give at least 2 tokens")
     root, chosen, fingerprint = choose_files(corpus, n_files, min_bytes, seed)

@@ -22,11 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from codeduel.errors import CodeduelError
-from codeduel.execution.base import Limits, Verdict
-from codeduel.execution.registry import ExecutorOptions, SubmittingExecutor, open_executor
-from codeduel.metrics import pass_at_k_table
+from codeduel.errors import CodeduelError, require_positive
+from codeduel.execution.base import Verdict
+from codeduel.execution.registry import SubmittingExecutor, executor_options, open_executor
+from codeduel.metrics import parse_ks, pass_at_k_table
 from codeduel.models import GenParams, Model, get_preset, load_model, resolve_spec
+from codeduel.models.base import check_params
 from codeduel.models.formats import InfillFormat
 from codeduel.models.presets import Preset
 from codeduel.store import SampleRecord, Store, spec_key
@@ -239,6 +240,8 @@ def run(
     executor: str = "local",
     ray_address: str | None = None,
     gen_workers: int | None = None,
+    require_isolation: str | Sequence[str] | None = None,
+    hash_seed: int = 0,
 ) -> RunResult:
     """Generate ``n`` samples per problem with ``model``, judge them, and record everything.
 
@@ -253,8 +256,20 @@ def run(
     on one executor resumes on another with the same verdicts. ``workers``: its sandboxes.
     ``gen_workers``: generate on that many Ray actors, one model replica each (one GPU each
     where the cluster has GPUs), taking problems from a shared queue; None generates here.
+    ``require_isolation``: sandbox layers that must be active (``"all"`` or names);
+    ``hash_seed``: the sandboxes' ``PYTHONHASHSEED`` (recorded in every verdict).
     """
     started = time.perf_counter()
+    # Everything a user can get wrong is checked before a model is loaded or a run recorded.
+    check_params(
+        max_new_tokens=max_new_tokens,
+        temperature=temperature,
+        top_p=top_p,
+        top_k=top_k,
+        n=n,
+        seed=seed,
+    )
+    require_positive(limit=limit, workers=workers)
     spec_name, preset = _preset_for(model)
     the_task = get_task(task, Path(data_dir) if data_dir is not None else None)
     family: Family = family_for(task).bind(
@@ -266,7 +281,7 @@ def run(
     split = split if split is not None else DEFAULT_SPLITS.get(task)
     problems = select_problems(the_task, split, limit)
     dataset = the_task.dataset()
-    ks = tuple(dict.fromkeys(int(x) for x in k))
+    ks = parse_ks(k)
 
     own_store = not isinstance(store, Store)
     db = store if isinstance(store, Store) else Store(store)
@@ -276,6 +291,22 @@ def run(
     judge: SubmittingExecutor | None = None
     run_id: int | None = None
     try:
+        # The executor starts first: a bad --executor, --workers or --ray-address (or a missing
+        # required isolation layer) fails in a second, before minutes of model loading.
+        use_pool = gen_workers is not None and loaded_model is None
+        # --ray-address serves the generation workers too; only then may a local executor see it.
+        exec_address = None if use_pool and executor == "local" else ray_address
+        judge = open_executor(
+            executor,
+            executor_options(
+                the_task.packages,
+                workers=workers,
+                data_dir=data_dir,
+                ray_address=exec_address,
+                require_isolation=require_isolation,
+                hash_seed=hash_seed,
+            ),
+        )
         options: dict[str, Any] = {}
         if base_url is not None:
             if resolve_spec(model)[0] != "openai":
@@ -283,7 +314,7 @@ def run(
                     "--base-url applies only to openai: models", "use --model openai:NAME"
                 )
             options["base_url"] = base_url
-        if gen_workers is not None and loaded_model is None:
+        if use_pool:
             from codeduel.models.ray_pool import RayModelPool
 
             pool = RayModelPool(model, gen_workers, address=ray_address, options=options)
@@ -320,11 +351,6 @@ def run(
             dataset=dataset,
         )
 
-        # --ray-address serves the generation workers too; only then may a local executor see it.
-        exec_address = None if pool is not None and executor == "local" else ray_address
-        judge = open_executor(
-            executor, ExecutorOptions(workers=workers, limits=Limits(), ray_address=exec_address)
-        )
         the_task.prepare(judge)
         pending: list[tuple[str, int, Future[Verdict]]] = []
         by_id = {p.task_id: p for p in problems}

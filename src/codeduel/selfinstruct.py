@@ -67,6 +67,7 @@ from codeduel.execution.base import Limits, Verdict
 from codeduel.models import DEFAULT_SPEC, GenParams, Message, Model, load_model, resolve_spec
 from codeduel.postprocess import extract_code
 from codeduel.store import SampleRecord, Store, spec_key
+from codeduel.tasks.base import PYTHON_PACKAGES
 from codeduel.tasks.selfinstruct import (
     PROBLEMS_RELPATH,
     SELFINSTRUCT_TIMEOUT_S,
@@ -589,7 +590,9 @@ def selfinstruct(
 
         from codeduel.execution.pool import LocalExecutor
 
-        executor = LocalExecutor(workers=workers, limits=Limits(timeout_s=timeout_s))
+        executor = LocalExecutor(
+            workers=workers, limits=Limits(timeout_s=timeout_s), packages=PYTHON_PACKAGES
+        )
         job.executor = executor
         job.run()
         summary, records = job.summarize()

@@ -9,6 +9,7 @@ file instead of misreading it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -16,12 +17,12 @@ import platform
 import socket
 import sqlite3
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, ParamSpec, TypeVar
 
 import platformdirs
 
@@ -81,6 +82,58 @@ CREATE TABLE IF NOT EXISTS verdicts (
 """
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+MAX_RUN_ID = 2**63 - 1  # SQLite's INTEGER
+
+
+def store_error(path: Path, err: Exception) -> StoreError:
+    """A SQLite failure as one line that names the likely cause and its fix."""
+    text = str(err) or type(err).__name__
+    low = text.lower()
+    if "readonly" in low or "read-only" in low:
+        return StoreError(
+            f"results store {path} is read-only ({text})",
+            "make the file and its folder writable, or pass --store with another file",
+        )
+    if "not a database" in low:
+        return StoreError(
+            f"{path} is not an SQLite results store ({text})",
+            "pass --store with a codeduel .sqlite file or a new path",
+        )
+    if "malformed" in low or "disk image" in low:
+        return StoreError(
+            f"results store {path} is damaged ({text})",
+            f"restore it from a copy (`sqlite3 {path} .recover` may save its runs), "
+            "or pass --store with a new path",
+        )
+    if "locked" in low or "busy" in low:
+        return StoreError(
+            f"results store {path} is busy ({text})",
+            "wait for the other codeduel process or pass another --store",
+        )
+    if "disk" in low or "full" in low or "i/o" in low:
+        return StoreError(
+            f"results store {path} cannot be written ({text})", "free disk space and rerun"
+        )
+    return StoreError(f"results store {path}: {text}", "check the file, or pass another --store")
+
+
+def _guarded(method: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Every store operation: a SQLite error (read-only file, damage found late, a full disk)
+    becomes one StoreError line, never an internal error."""
+
+    @functools.wraps(method)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return method(*args, **kwargs)
+        except sqlite3.DatabaseError as err:
+            store = args[0]
+            raise store_error(getattr(store, "path", Path("?")), err) from None
+
+    return wrapper
+
+
 def default_store_path() -> Path:
     """``$CODEDUEL_STORE`` if set, else ``results.sqlite`` in the user data directory."""
     env = os.environ.get("CODEDUEL_STORE")
@@ -97,7 +150,31 @@ def machine_info() -> dict[str, Any]:
         "python": sys.version.split()[0],
         "implementation": platform.python_implementation(),
         "cpu_count": os.cpu_count(),
+        "pid": os.getpid(),  # the process writing the run: is a "running" run still alive?
     }
+
+
+def owner_alive(run: RunRecord) -> bool:
+    """Whether the process that last wrote ``run`` is still running (on this host).
+
+    A run killed with SIGKILL cannot mark itself failed; it stays ``running`` in the store.
+    Another host's process cannot be checked, so it counts as alive. This process's own
+    earlier run (an interrupted call in the same notebook) counts as not alive.
+    """
+    pid = run.machine.get("pid")
+    if run.status != "running" or not isinstance(pid, int):
+        return False
+    if run.machine.get("hostname") != socket.gethostname():
+        return True
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _now() -> str:
@@ -200,10 +277,7 @@ class Store:
             self._migrate()
         except sqlite3.DatabaseError as err:
             self._close_quietly()
-            raise StoreError(
-                f"cannot open results store {self.path}: {err}",
-                "pass --store with a codeduel .sqlite file or a new path",
-            ) from None
+            raise store_error(self.path, err) from None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -273,6 +347,7 @@ class Store:
 
     # -- writing ---------------------------------------------------------------------------
 
+    @_guarded
     def create_run(
         self,
         *,
@@ -302,6 +377,7 @@ class Store:
             assert cur.lastrowid is not None
             return int(cur.lastrowid)
 
+    @_guarded
     def add_samples(self, run_id: int, samples: Iterable[SampleRecord]) -> int:
         """Insert one batch of samples in one transaction; a duplicate key is an error."""
         self._require_run(run_id)
@@ -334,6 +410,7 @@ class Store:
             ) from None
         return len(rows)
 
+    @_guarded
     def add_verdicts(self, run_id: int, verdicts: Iterable[tuple[str, int, Verdict]]) -> int:
         """Record ``(task_id, sample_idx, verdict)`` in one transaction (re-judging replaces)."""
         now = _now()
@@ -373,6 +450,7 @@ class Store:
                     )
         return len(rows)
 
+    @_guarded
     def fail_run(self, run_id: int | None, err: BaseException) -> None:
         """Mark a run failed because ``err`` stopped it (Ctrl-C included); no-op before it exists.
 
@@ -387,6 +465,7 @@ class Store:
             reason = f"{type(err).__name__}: {err}"
         self.finish_run(run_id, status="failed", error=reason)
 
+    @_guarded
     def finish_run(
         self,
         run_id: int,
@@ -403,6 +482,7 @@ class Store:
                 (status, _now(), _dumps(summary), error, run_id),
             )
 
+    @_guarded
     def resume_or_create(
         self,
         *,
@@ -418,25 +498,32 @@ class Store:
         (run, sweep, key-retrieval, perplexity, selfinstruct) goes through here."""
         for run in self.list_runs():  # newest first
             if run.kind == kind and run.spec.get("key") == key and run.status != "finished":
+                if owner_alive(run):
+                    continue  # another process is writing it now: never write it twice
                 self.reopen_run(run.id)
                 return run.id, True
         record = {"key": key, **spec}
         return self.create_run(kind=kind, spec=record, task=task, dataset=dataset), False
 
+    @_guarded
     def reopen_run(self, run_id: int) -> RunRecord:
         """Mark a killed or interrupted run ``running`` again, to resume it (see sample_keys)."""
         self._require_run(run_id)
         with self._tx() as db:
             db.execute(
                 "UPDATE runs SET status = 'running', finished = NULL, summary = NULL, "
-                "error = NULL WHERE id = ?",
-                (run_id,),
+                "error = NULL, machine = ? WHERE id = ?",
+                (_dumps(machine_info()), run_id),
             )
         return self.get_run(run_id)
 
     # -- reading ---------------------------------------------------------------------------
 
     def _require_run(self, run_id: int) -> None:
+        if not 0 < run_id <= MAX_RUN_ID:
+            raise StoreError(
+                f"no run {run_id} in {self.path}", "list the runs with `codeduel runs`"
+            )
         if self._db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
             raise StoreError(
                 f"no run {run_id} in {self.path}", "list the runs with `codeduel runs`"
@@ -473,13 +560,16 @@ class Store:
             n_verdicts=row["n_verdicts"],
         )
 
+    @_guarded
     def list_runs(self) -> list[RunRecord]:
         """All runs, newest first."""
         rows = self._db.execute(self._RUN_SELECT + " ORDER BY r.id DESC").fetchall()
         return [self._run(r) for r in rows]
 
+    @_guarded
     def get_run(self, run_id: int) -> RunRecord:
         """One run, or a one-line StoreError naming the fix."""
+        self._require_run(run_id)
         row = self._db.execute(self._RUN_SELECT + " WHERE r.id = ?", (run_id,)).fetchone()
         if row is None:
             raise StoreError(
@@ -487,6 +577,7 @@ class Store:
             )
         return self._run(row)
 
+    @_guarded
     def samples(self, run_id: int) -> list[SampleRecord]:
         """The run's samples ordered by (task_id, sample_idx) insertion order."""
         self._require_run(run_id)
@@ -506,6 +597,7 @@ class Store:
             for r in rows
         ]
 
+    @_guarded
     def sample_keys(self, run_id: int, *, judged: bool = False) -> set[tuple[str, int]]:
         """``(task_id, sample_idx)`` already stored (with a verdict if ``judged``): for resume."""
         self._require_run(run_id)
@@ -515,6 +607,7 @@ class Store:
         rows = self._db.execute(query + " WHERE s.run_id = ?", (run_id,)).fetchall()
         return {(r[0], r[1]) for r in rows}
 
+    @_guarded
     def verdicts(self, run_id: int) -> list[VerdictRecord]:
         """The run's verdicts with their sample keys, in sample insertion order."""
         self._require_run(run_id)

@@ -16,12 +16,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from codeduel.errors import CodeduelError
-from codeduel.metrics import pass_at_k_table
+from codeduel.errors import CodeduelError, require_positive
+from codeduel.metrics import parse_ks, pass_at_k_table
 from codeduel.models import Model, load_model, resolve_spec
+from codeduel.models.base import check_params
 from codeduel.runner import DEFAULT_K, DEFAULT_SPLITS, _preset_for
 from codeduel.runner import run as run_point
 from codeduel.store import RunRecord, Store, spec_key
+from codeduel.tasks import get_task
 
 KIND = "sweep"
 PAPER_TEMPERATURES: tuple[float, ...] = (0.1, 0.4, 0.6, 0.8)
@@ -198,9 +200,13 @@ def run_sweep(
         models = [None]
     if not temperatures:
         raise CodeduelError("no temperatures to sweep", "give --temperatures, e.g. 0.1,0.8")
-    if n < 1 or not 0 < top_p <= 1:
-        raise CodeduelError("invalid decoding parameters", "need --n >= 1 and 0 < --top-p <= 1")
-    ks = sorted(dict.fromkeys(int(x) for x in k))
+    # Everything a user can get wrong fails here, before a model loads or a run is recorded.
+    for temperature in temperatures:
+        check_params(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
+                     top_k=top_k, n=n, seed=seed)  # fmt: skip
+    require_positive(limit=limit, workers=workers, threads=n_threads)
+    get_task(task, Path(data_dir) if data_dir is not None else None)  # an unknown task: one line
+    ks = list(parse_ks(k))
     names = [_preset_for(m)[0] for m in models]
     if len(set(names)) != len(names):
         raise CodeduelError("the same --model is given twice", "name each model once")

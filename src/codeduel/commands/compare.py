@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
+from codeduel.commands.console import safe
 from codeduel.commands.options import StoreOpt
 from codeduel.errors import CodeduelError
 
@@ -27,15 +27,9 @@ _SUFFIX_FORMAT = {".md": "markdown", ".markdown": "markdown", ".csv": "csv", ".j
 
 
 def _parse_k(text: str | None) -> list[int] | None:
-    if text is None:
-        return None
-    try:
-        ks = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        ks = []
-    if not ks or any(k < 1 for k in ks):
-        raise CodeduelError(f"invalid --k {text!r}", "give positive integers, e.g. --k 1,10,100")
-    return ks
+    from codeduel.metrics import parse_ks
+
+    return None if text is None else list(parse_ks(text))
 
 
 def _render_table(result: Comparison, console: Console) -> None:
@@ -53,7 +47,7 @@ def _render_table(result: Comparison, console: Console) -> None:
             board.add_column(f"paper @{k}", justify="right")
         for r in (row for row in result.leaderboard if row.task == task):
             cells = [
-                escape(r.model) + (" [yellow](partial)[/]" if r.partial else ""),
+                safe(r.model) + (" [yellow](partial)[/]" if r.partial else ""),
                 str(r.run_id),
                 str(r.n_problems),
                 str(r.n_samples),
@@ -70,7 +64,7 @@ def _render_table(result: Comparison, console: Console) -> None:
             board.add_row(*cells)
         console.print(board)
     for note in footnotes:
-        console.print(escape(note), style="dim", highlight=False)
+        console.print(safe(note), style="dim", highlight=False)
     for task in dict.fromkeys(p.task for p in result.pairs):
         pairs = Table(
             title=f"{task}: A - B on the same problems (Δ in points, {level}% paired CI)",
@@ -88,8 +82,8 @@ def _render_table(result: Comparison, console: Console) -> None:
             by_k = {pm.k: pm for pm in p.metrics}
             style = "bold green" if p.verdict != "not significant" else "dim"
             cells = [
-                escape(f"{p.model_a} #{p.run_a}"),
-                escape(f"{p.model_b} #{p.run_b}"),
+                safe(f"{p.model_a} #{p.run_a}"),
+                safe(f"{p.model_b} #{p.run_b}"),
                 str(p.n_paired),
             ]
             for k in result.ks:
@@ -111,13 +105,13 @@ def _render_table(result: Comparison, console: Console) -> None:
             if ids:
                 shown = ", ".join(ids[:12]) + (f", … (+{len(ids) - 12})" if len(ids) > 12 else "")
                 console.print(
-                    escape(f"{p.task}: {who} solves, {other} does not ({len(ids)}): {shown}"),
+                    safe(f"{p.task}: {who} solves, {other} does not ({len(ids)}): {shown}"),
                     highlight=False,
                 )
     tests = sorted({p.test for p in result.pairs if p.test})
     if tests:
         console.print(
-            escape(
+            safe(
                 f"pass@1 test: {'; '.join(tests)}; alpha {result.settings['alpha']}; "
                 f"'solves' = {result.settings['solved']} of samples pass"
             ),
@@ -186,7 +180,7 @@ def register(app: typer.Typer) -> None:
                 )
             for warning in result.warnings:
                 err.print(
-                    f"warning: {escape(warning)}", style="yellow", highlight=False, soft_wrap=True
+                    f"warning: {safe(warning)}", style="yellow", highlight=False, soft_wrap=True
                 )
             if chosen == "table":
                 _render_table(result, Console())
@@ -205,7 +199,7 @@ def register(app: typer.Typer) -> None:
                 raise CodeduelError(
                     f"cannot write {output}: {e.strerror}", "pass a writable path to -o"
                 ) from None
-            err.print(f"wrote {escape(str(output))} ({chosen})", highlight=False)
+            err.print(f"wrote {safe(str(output))} ({chosen})", highlight=False)
         except CodeduelError as e:
-            err.print(f"error: {escape(str(e))}", style="red", highlight=False, soft_wrap=True)
+            err.print(f"error: {safe(str(e))}", style="red", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None

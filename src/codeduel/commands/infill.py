@@ -12,9 +12,9 @@ import sys
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
+from codeduel.commands.console import safe
 from codeduel.commands.options import JsonOpt
 from codeduel.models.formats import INFILL_FORMATS
 
@@ -55,10 +55,10 @@ def register(app: typer.Typer) -> None:
             sentinels = " ".join((row["prefix"], row["suffix"], row["middle"]))
             example = "\n".join(f"{m}: {e!r}" for m, e in row["examples"].items())
             table.add_row(
-                escape(row["name"]),
-                escape(sentinels),
-                escape(row["end"]),
+                safe(row["name"]),
+                safe(sentinels),
+                safe(row["end"]),
                 ", ".join(row["orders"]),
-                escape(example),
+                safe(example),
             )
         out.print(table)

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
+from codeduel.commands.console import safe
 from codeduel.commands.options import JsonOpt, ModelOpt, SeedOpt, StoreOpt, ThreadsOpt
 
 CorpusOpt = Annotated[
@@ -52,7 +53,6 @@ def key_retrieval(
     as_json: JsonOpt = False,
 ) -> None:
     """Find a function hidden in long real code: accuracy per (length, position), Table 17."""
-    from rich.markup import escape
     from rich.table import Table
 
     from codeduel.cli import _guard, _print_json, err, out
@@ -84,7 +84,7 @@ def key_retrieval(
             _print_json(result.to_dict())
             return
         table = Table(
-            title=escape(
+            title=safe(
                 f"key retrieval, {result.model}: accuracy % ({result.examples} examples per "
                 f"cell) — run {result.run_id}"
             ),
@@ -97,15 +97,15 @@ def key_retrieval(
                 columns.append((n, p))
                 label = f"{n // 1024}K" if n % 1024 == 0 else str(n)
                 table.add_column(f"{label}@{p:g}", justify="right")
-        row: list[str] = [escape(result.model)]
+        row: list[str] = [safe(result.model)]
         for n, p in columns:
             cell = result.cells.get(f"{n}@{p:g}")
             row.append("skipped" if cell is None else _pct(cell["accuracy"]))
         table.add_row(*row)
         out.print(table)
         for s in result.skipped:
-            out.print(escape(f"skipped {s['length']} tokens: {s['reason']}"), highlight=False)
-        out.print(escape(f"store: {result.store_path} (run {result.run_id})"), highlight=False)
+            out.print(safe(f"skipped {s['length']} tokens: {s['reason']}"), highlight=False)
+        out.print(safe(f"store: {result.store_path} (run {result.run_id})"), highlight=False)
 
 
 def perplexity(
@@ -174,13 +174,12 @@ def perplexity(
 
 
 def _render_perplexity(result: Any) -> None:
-    from rich.markup import escape
     from rich.table import Table
 
     from codeduel.cli import out
 
     table = Table(
-        title=escape(
+        title=safe(
             f"perplexity by context position, {result.model}: window {result.window}, "
             f"stride {result.stride} — run {result.run_id}"
         ),
@@ -207,13 +206,13 @@ def _render_perplexity(result: Any) -> None:
     for f in result.files:
         ppl = "—" if f["perplexity"] is None else f"{f['perplexity']:.3f}"
         out.print(
-            escape(
+            safe(
                 f"{f['file']}: {f['bytes']} bytes, {f['tokens']} tokens scored in "
                 f"{f['windows']} windows, perplexity {ppl}, {f['seconds']:.1f} s"
             ),
             highlight=False,
         )
-    out.print(escape(f"store: {result.store_path} (run {result.run_id})"), highlight=False)
+    out.print(safe(f"store: {result.store_path} (run {result.run_id})"), highlight=False)
 
 
 def register(app: typer.Typer) -> None:

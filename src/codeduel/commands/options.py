@@ -74,3 +74,21 @@ RayAddressOpt = Annotated[
         show_default=False,
     ),
 ]
+RequireIsolationOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--require-isolation",
+        help="Refuse to run unless these sandbox layers are active: all, or a comma-separated "
+        "list (process, rlimits, netns, scratch, landlock, setuid, seccomp, cgroup); default: "
+        "$CODEDUEL_REQUIRE_ISOLATION, else none (see `codeduel doctor`).",
+        envvar="CODEDUEL_REQUIRE_ISOLATION",
+        show_default=False,
+    ),
+]
+HashSeedOpt = Annotated[
+    int,
+    typer.Option(
+        "--hash-seed",
+        help="PYTHONHASHSEED of the sandboxes (set and dict order); recorded in every verdict.",
+    ),
+]

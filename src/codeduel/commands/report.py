@@ -10,8 +10,8 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 
+from codeduel.commands.console import safe
 from codeduel.commands.options import StoreOpt
 from codeduel.errors import CodeduelError
 
@@ -65,19 +65,17 @@ def register(app: typer.Typer) -> None:
                 seed=seed,
             )
         except CodeduelError as e:
-            err.print(f"error: {escape(str(e))}", style="red", highlight=False, soft_wrap=True)
+            err.print(f"error: {safe(str(e))}", style="red", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         for warning in result.warnings:
-            err.print(
-                f"warning: {escape(warning)}", style="yellow", highlight=False, soft_wrap=True
-            )
+            err.print(f"warning: {safe(warning)}", style="yellow", highlight=False, soft_wrap=True)
         err.print(
-            f"wrote {escape(str(result.output))} ({result.size_bytes / 1024:.0f} KiB, "
+            f"wrote {safe(str(result.output))} ({result.size_bytes / 1024:.0f} KiB, "
             f"{len(result.runs)} runs, plots: {', '.join(result.sections) or 'none'})",
             highlight=False,
         )
         if result.figures:
             err.print(
-                f"wrote {len(result.figures)} figure files into {escape(str(figures))}",
+                f"wrote {len(result.figures)} figure files into {safe(str(figures))}",
                 highlight=False,
             )

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
+from codeduel.commands.console import safe
 from codeduel.commands.options import DataDirOpt, JsonOpt, StoreOpt, WorkersOpt
 
 _MODEL_HELP = "gguf:PATH, hf:ORG/NAME, openai:MODEL or a preset (default: the embedded model)."
@@ -79,7 +80,6 @@ def selfinstruct(
     as_json: JsonOpt = False,
 ) -> None:
     """Make instruction data: questions, tests and solutions from models, kept if they pass."""
-    from rich.markup import escape
     from rich.progress import TimeElapsedColumn
     from rich.table import Table
 
@@ -150,16 +150,16 @@ def selfinstruct(
             highlight=False,
         )
         for name, path in result.files.items():
-            out.print(f"{name + ':':<9} {escape(path)}", highlight=False, soft_wrap=True)
+            out.print(f"{name + ':':<9} {safe(path)}", highlight=False, soft_wrap=True)
         out.print(
-            f"store:    {escape(str(result.store_path))} (run {result.run_id})", highlight=False
+            f"store:    {safe(str(result.store_path))} (run {result.run_id})", highlight=False
         )
         if result.output is not None and result.records:
             check = (
                 f"codeduel evaluate {result.output / 'samples.jsonl'} --task selfinstruct "
                 f"--data-dir {result.output} --k 1"
             )
-            out.print(f"re-check: {escape(check)}", highlight=False, soft_wrap=True)
+            out.print(f"re-check: {safe(check)}", highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

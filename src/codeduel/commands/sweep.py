@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
+from codeduel.commands.console import safe
 from codeduel.commands.options import (
     DataDirOpt,
     JsonOpt,
@@ -103,14 +104,13 @@ def sweep(
 
 def _render(result: Any) -> None:
     """The sweep table, the best temperature per k, and the two-model verdict."""
-    from rich.markup import escape
     from rich.table import Table
 
     from codeduel.cli import out
 
     names = [f"pass@{k}" for k in result.ks]
     table = Table(
-        title=escape(
+        title=safe(
             f"temperature sweep on {result.task}: n={result.n}, top-p={result.top_p:g} "
             f"— sweep {result.sweep_id}"
         ),
@@ -124,7 +124,7 @@ def _render(result: Any) -> None:
         table.add_column(column, justify="right")
     for p in result.points:
         table.add_row(
-            escape(p.model),
+            safe(p.model),
             f"{p.temperature:g}",
             *[_pct(p.pass_at_k.get(name)) for name in names],
             str(p.generated_tokens),
@@ -136,17 +136,17 @@ def _render(result: Any) -> None:
     reused = [f"{p.model} T={p.temperature:g}" for p in result.points if p.reused]
     if reused:
         out.print(
-            escape("read back from finished runs in the store: " + ", ".join(reused)),
+            safe("read back from finished runs in the store: " + ", ".join(reused)),
             highlight=False,
         )
     for model, per_k in result.best.items():
         parts = [
             f"{name} {_pct(b['value'])} % at T={b['temperature']:g}" for name, b in per_k.items()
         ]
-        out.print(escape(f"best for {model}: " + "; ".join(parts)), highlight=False)
+        out.print(safe(f"best for {model}: " + "; ".join(parts)), highlight=False)
     if result.comparison is not None:
-        out.print(escape(result.comparison["headline"]), highlight=False)
-    out.print(escape(f"store: {result.store_path} (sweep {result.sweep_id})"), highlight=False)
+        out.print(safe(result.comparison["headline"]), highlight=False)
+    out.print(safe(f"store: {result.store_path} (sweep {result.sweep_id})"), highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from codeduel.errors import CodeduelError
 
@@ -60,6 +60,20 @@ class GenParams(BaseModel):
     def to_json(self) -> str:
         """Canonical JSON (sorted keys) for the results store and cache keys."""
         return self.model_dump_json()
+
+
+def check_params(**values: object) -> GenParams:
+    """Decoding parameters from user input, checked before anything is loaded, or a one-line
+    error naming the option and its valid range (never a multi-line pydantic report)."""
+    try:
+        return GenParams(**values)  # type: ignore[arg-type]
+    except ValidationError as err:
+        first = err.errors()[0]
+        name = str(first["loc"][0]) if first.get("loc") else "parameter"
+        raise CodeduelError(
+            f"invalid --{name.replace('_', '-')} {first.get('input')!r}: {first['msg'].lower()}",
+            "see `codeduel run --help` for the valid values",
+        ) from None
 
 
 class Completion(BaseModel):
