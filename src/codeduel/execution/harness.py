@@ -23,6 +23,11 @@ side: builtins, the candidate's functions and names the harness itself never bin
 trees MBPP's setup code builds in the child). An argument that reads the harness's own
 variables (a loop variable, a decoded input) crosses through the codec as before.
 
+A call whose arguments are all literals (``candidate([1, 2, 3])``, most of HumanEval's) goes
+through :data:`LITERAL_CALL`: the test cannot read those objects after the call, so the child
+need not send them back (what it does for arguments the harness holds in variables, so that a
+test reading its argument after the call sees what the candidate did to it).
+
 ``assert f(x)`` and ``assert not f(x)`` only test the result's truth, so the child sends back
 ``bool(result)`` (computed there, as the reference computes it): sanitized MBPP's regex tasks
 return ``re.Match`` objects, which cannot cross. This gives the candidate nothing it did not
@@ -33,13 +38,16 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 from typing import Any
 
-from codeduel.execution.worker import SOURCE_CALL, SOURCE_FN
+from codeduel.execution.worker import LITERAL_CALL, SOURCE_CALL, SOURCE_FN
 
-__all__ = ["SOURCE_CALL", "SOURCE_FN", "prepare"]
+__all__ = ["LITERAL_CALL", "SOURCE_CALL", "SOURCE_FN", "prepare"]
 
-INJECTED = frozenset({"CANDIDATES", "DATA", "call_with_timeout", "report", SOURCE_CALL})
+INJECTED = frozenset(
+    {"CANDIDATES", "DATA", "call_with_timeout", "report", SOURCE_CALL, LITERAL_CALL}
+)
 
 _BUILTINS = frozenset(dir(builtins))
 # Builtins whose results the codec carries exactly (lists, tuples, numbers, strings, dicts):
@@ -172,8 +180,20 @@ class _SourceCalls(ast.NodeTransformer):
         if "judge" not in kinds and (truth or (parts and "child" in kinds)):
             call = ast.Call(ast.Name(SOURCE_FN, ast.Load()), node.args, node.keywords)
             source = ast.unparse(call)
+        # Only a plain name can be a proxy (an exposed function, check()'s `candidate`); a
+        # builtin or an attribute (math.fabs) never is, and wrapping it would only cost time.
+        func = node.func
+        maybe_proxy = isinstance(func, ast.Name) and (
+            func.id in self.expose or func.id not in _BUILTINS
+        )
+        literal = maybe_proxy and bool(parts) and all(kind == "exact" for kind in kinds)
         self.generic_visit(node)
         if source is None:
+            if literal:
+                wrapped = ast.Call(
+                    ast.Name(LITERAL_CALL, ast.Load()), [node.func, *node.args], node.keywords
+                )
+                return ast.copy_location(wrapped, node)
             return node
         fallback = ast.Lambda(
             ast.arguments(posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[], defaults=[]),
@@ -185,6 +205,14 @@ class _SourceCalls(ast.NodeTransformer):
             [],
         )
         return ast.copy_location(wrapped, node)
+
+
+@functools.lru_cache(maxsize=2048)
+def prepare_text(source: str, expose: tuple[str, ...]) -> str:
+    """:func:`prepare` as source text, cached: the pool rewrites each distinct harness once per
+    process and its workers only compile the text (n samples of a problem share a harness,
+    and a new executor's workers need not redo the analysis)."""
+    return ast.unparse(prepare(source, expose))
 
 
 def prepare(source: str, expose: tuple[str, ...], *, source_calls: bool = True) -> ast.Module:

@@ -32,6 +32,7 @@ from typing import Any
 from codeduel.errors import ExecutorError
 from codeduel.execution import codec, readable
 from codeduel.execution.base import LayerStatus, Limits, Program, Verdict, run_bounded
+from codeduel.execution.harness import prepare_text
 from codeduel.execution.sandbox import remove_tree
 from codeduel.execution.worker import recv_msg, send_msg
 from codeduel.machine import cpu_ids, usable_cpus
@@ -292,10 +293,19 @@ class _Worker:
         assert self.sock is not None
         limits = self.pool.limits
         timeout = program.timeout_s or limits.timeout_s
+        harness_text = program.harness
+        if program.mode == "rpc" and harness_text:
+            try:  # rewritten here once per distinct harness; the worker only compiles it
+                harness_text = prepare_text(program.harness, tuple(program.expose))
+            except SyntaxError as e:
+                return Verdict(
+                    program.key, "failed", f"harness does not compile: {e}", program.mode
+                )
         job = {
             "key": program.key,
             "candidate": program.candidate,
-            "harness": program.harness,
+            "harness": harness_text,
+            "prepared": True,
             "expose": tuple(program.expose),
             "harness_data": program.harness_data,
             "mode": program.mode,

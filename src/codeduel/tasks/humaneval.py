@@ -32,6 +32,8 @@ HELPER_RULES = ("candidate", "prompt")
 
 def test_helpers(prompt: str, test: str, entry_point: str) -> tuple[str, ...]:
     """Functions the prompt defines (besides the entry point) that the test calls."""
+    if prompt.count("def ") < 2:  # only the entry point: nothing to parse (160 of 164)
+        return ()
     try:
         defined = [
             node.name
@@ -121,6 +123,40 @@ class HumanEvalTask:
     def prepare(self, executor: Executor) -> None:
         """Nothing to compute: the dataset's own ``check`` is the oracle."""
 
+    def _candidate_helpers(self, problem: Problem, sample: dict[str, Any]) -> tuple[str, ...]:
+        """The prompt helpers the test must take from the candidate.
+
+        A ``completion`` is appended to the prompt, so unless it binds a helper's name again,
+        the candidate's helper *is* the prompt's code: the judge keeps its own copy and saves a
+        round trip per test call (HumanEval/32 calls ``poly`` 100 times). A ``solution``, or a
+        completion that rebinds the name, is asked.
+        """
+        helpers: tuple[str, ...] = problem.meta["helpers"]
+        if not helpers or self.helpers != "candidate":
+            return ()
+        completion = sample.get("completion")
+        if not isinstance(completion, str) or isinstance(sample.get("solution"), str):
+            return helpers
+        mentioned = tuple(name for name in helpers if name in completion)
+        if not mentioned:
+            return ()
+        try:
+            tree = ast.parse(problem.prompt + completion)
+        except SyntaxError:
+            return helpers  # it fails to load either way
+        bound: dict[str, int] = {}
+        for node in ast.walk(tree):
+            names: list[str] = []
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                names = [node.name]
+            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
+                names = [node.id]
+            elif isinstance(node, ast.alias):
+                names = [(node.asname or node.name).split(".")[0]]
+            for name in names:
+                bound[name] = bound.get(name, 0) + 1
+        return tuple(name for name in mentioned if bound.get(name, 0) != 1)
+
     def program(self, problem: Problem, sample: dict[str, Any], key: str) -> Program:
         entry = problem.entry_point
         assert entry is not None
@@ -129,7 +165,7 @@ class HumanEvalTask:
             f"{problem.prompt}\n{entry} = CANDIDATES[{entry!r}]\n{problem.meta['test']}\n"
             f"check(CANDIDATES[{entry!r}])\n"
         )
-        helpers = problem.meta["helpers"] if self.helpers == "candidate" else ()
+        helpers = self._candidate_helpers(problem, sample)
         return Program(
             key=key,
             candidate=sample_code(sample, problem.prompt, problem.task_id),
