@@ -42,7 +42,7 @@ def assert_one_line_error(result, needle: str) -> None:  # type: ignore[no-untyp
         ('{"task_id": "HumanEval/0"}\n', [], "missing completion"),
         ('{"task_id": "Nope/1", "completion": "x"}\n', [], "not in task 'humaneval'"),
         ('{"task_id": "HumanEval/0", "completion": "x"}\n', ["--k", "1,zero"], "invalid --k"),
-        ('{"task_id": "HumanEval/0", "completion": "x"}\n', ["--timeout", "-1"], "not a usable time limit"),
+        ('{"task_id": "HumanEval/0", "completion": "x"}\n', ["--timeout", "-1"], "usable time"),
     ],
 )
 def test_evaluate_bad_inputs(

@@ -82,7 +82,7 @@ def test_prompt_helpers_come_from_the_candidate_by_default(
     only_decode = (
         "def decode_cyclic(s: str):\n"
         "    groups = [s[(3 * i):min((3 * i + 3), len(s))] for i in range((len(s) + 2) // 3)]\n"
-        "    groups = [(group[-1] + group[:-1]) if len(group) == 3 else group for group in groups]\n"
+        "    groups = [(g[-1] + g[:-1]) if len(g) == 3 else g for g in groups]\n"
         '    return "".join(groups)\n'
     )
     reference = check_correctness({**p, "prompt": ""}, only_decode, 3.0)
