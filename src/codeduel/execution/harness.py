@@ -39,6 +39,7 @@ from __future__ import annotations
 import ast
 import builtins
 import functools
+import threading
 from typing import Any
 
 from codeduel.execution.worker import LITERAL_CALL, SOURCE_CALL, SOURCE_FN
@@ -207,11 +208,24 @@ class _SourceCalls(ast.NodeTransformer):
         return ast.copy_location(wrapped, node)
 
 
-@functools.lru_cache(maxsize=2048)
+_PARSE_LOCK = threading.Lock()
+
+
 def prepare_text(source: str, expose: tuple[str, ...]) -> str:
     """:func:`prepare` as source text, cached: the pool rewrites each distinct harness once per
     process and its workers only compile the text (n samples of a problem share a harness,
-    and a new executor's workers need not redo the analysis)."""
+    and a new executor's workers need not redo the analysis).
+
+    Serialized: the pool calls it from one thread per worker, and CPython 3.11's ``ast.parse``
+    keeps a process-wide recursion counter that two threads corrupt ("AST constructor
+    recursion depth mismatch").
+    """
+    with _PARSE_LOCK:
+        return _prepare_text(source, expose)
+
+
+@functools.lru_cache(maxsize=2048)
+def _prepare_text(source: str, expose: tuple[str, ...]) -> str:
     return ast.unparse(prepare(source, expose))
 
 
