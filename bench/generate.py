@@ -28,7 +28,7 @@ HUMANEVAL = Path(os.environ.get("CODEDUEL_DATA_DIR", "../shared/data")) / "human
 
 
 def _prompt() -> str:
-    """HumanEval/0 when the data is at hand (the prompt the research notes measured with)."""
+    """HumanEval/0 when the data is at hand (the prompt docs/models.md timed)."""
     path = HUMANEVAL / "HumanEval.jsonl.gz"
     if path.is_file():
         with gzip.open(path, "rt") as f:

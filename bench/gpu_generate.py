@@ -1,4 +1,4 @@
-r"""GPU generation vs the memory-bandwidth floor (issue #7): plain ``generate`` beside codeduel's.
+r"""GPU generation vs the memory-bandwidth floor : plain ``generate`` beside codeduel's.
 
 Builds a Code-Llama-7B-shaped ``LlamaForCausalLM`` from its config with random bf16 weights (no
 hub is needed: the device machine reaches nothing outside), then, at batch 1, 32 and 128:

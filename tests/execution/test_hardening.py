@@ -5,6 +5,7 @@ on the executor before the fix (noted per test)."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -352,3 +353,57 @@ def test_a_huge_exception_message_is_capped(
     assert v.reason.startswith("x" * 100)
     assert len(v.reason) < 4200
     assert v.reason.endswith("more characters]")
+
+
+# --------------------------------------------------------------------------- outer limits
+
+_IN_OUTER = """
+import json
+from codeduel.execution import LocalExecutor
+with LocalExecutor(workers=1) as ex:
+    active = {x.name: x.active for x in ex.layers()}["cgroup"]
+    pid = ex._workers[0].proc.pid
+    lines = open(f"/proc/{pid}/cgroup").read().splitlines()
+    print(json.dumps([active, lines]))
+"""
+
+
+def test_workers_stay_inside_the_callers_cgroup(tmp_path: Path) -> None:
+    """Before: the pool's cgroup was made at the hierarchy's root, so a limit someone put
+    around codeduel (a CI job's, a systemd slice) no longer applied to its workers."""
+    if os.geteuid() != 0:
+        pytest.skip("cgroup v1 groups need root")
+    own = {}
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        for c in ("memory", "pids"):
+            if c in controllers.split(","):
+                own[c] = path
+    outers = {c: Path("/sys/fs/cgroup", c, own[c].lstrip("/"), f"cd-outer-{os.getpid()}")
+              for c in own}  # fmt: skip
+    try:
+        for d in outers.values():
+            d.mkdir()
+    except OSError as e:
+        pytest.skip(f"no writable cgroup v1 hierarchies here: {e}")
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", "import sys; sys.stdin.read(); exec(sys.argv[1])", _IN_OUTER],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        for d in outers.values():
+            (d / "cgroup.procs").write_text(str(proc.pid))
+        out, _ = proc.communicate("", timeout=120)
+        active, lines = json.loads(out)
+        assert active is True, out
+        for c in outers:
+            inner = own[c].rstrip("/") + f"/cd-outer-{os.getpid()}/codeduel-"
+            assert any(f":{c}:{inner}" in line for line in lines), (c, lines)
+    finally:
+        for d in outers.values():
+            for _ in range(50):
+                try:
+                    d.rmdir()
+                    break
+                except OSError:
+                    time.sleep(0.05)

@@ -1,4 +1,4 @@
-"""The hf backend's static engine (issue #7) on CPU: the code path the GPU runs, uncompiled.
+"""The hf backend's static engine (the GPU path) on CPU: the code path the GPU runs, uncompiled.
 
 ``engine="static"`` decodes a fixed batch of slots over a static KV cache and refills a slot as
 soon as its row finishes; on CUDA the same step is compiled into a CUDA graph. Checked here on
@@ -157,8 +157,8 @@ def test_runner_sends_greedy_problems_together(
 ) -> None:
     """A greedy run hands the static engine as many problems per call as it has slots, and
     stores exactly what one problem per call stores (same text, one record per problem)."""
-    from codeduel.runner import run
-    from codeduel.store import Store
+    from codeduel.flows.generate import run
+    from codeduel.records.store import Store
 
     calls: list[int] = []
     chat = model.chat

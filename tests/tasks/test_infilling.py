@@ -16,9 +16,9 @@ import pytest
 from codeduel.errors import CodeduelError, SamplesError
 from codeduel.execution.base import Verdict
 from codeduel.execution.pool import LocalExecutor
+from codeduel.flows.generate import RunSpec
 from codeduel.models.formats import Special, Text
 from codeduel.models.presets import get_preset
-from codeduel.runner import RunSpec
 from codeduel.tasks import get_task, task_names
 from codeduel.tasks.base import Problem
 from codeduel.tasks.infilling import INFILL_SETS, InfillingTask

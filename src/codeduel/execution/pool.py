@@ -34,7 +34,7 @@ from codeduel.execution import codec, readable
 from codeduel.execution.base import LayerStatus, Limits, Program, Verdict, run_bounded
 from codeduel.execution.harness import prepare_text
 from codeduel.execution.sandbox import remove_tree
-from codeduel.execution.worker import recv_msg, send_msg
+from codeduel.execution.wire import recv_msg, send_msg
 from codeduel.machine import cpu_ids, usable_cpus
 
 __all__ = ["ISOLATION_LEVELS", "LAYERS", "LocalExecutor", "parse_required_layers"]
@@ -71,9 +71,9 @@ def parse_required_layers(value: str | tuple[str, ...] | list[str] | None) -> tu
     return tuple(dict.fromkeys(names))
 
 
-# The worker imports its three modules through stub packages, so neither codeduel's nor
-# codeduel.execution's __init__ runs (importlib.metadata alone pulls in ~150 modules, and every
-# page the zygote touches is copied on each fork).
+# The worker imports its own modules (codec, sandbox, wire, worker) through stub packages, so
+# neither codeduel's nor codeduel.execution's __init__ runs (importlib.metadata alone pulls in
+# ~150 modules, and every page the zygote touches is copied on each fork).
 _BOOT = (
     "import sys,types\n"
     "sys.path[:0]=[p for p in sys.argv[2].split('\\n') if p]\n"

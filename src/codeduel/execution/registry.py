@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from importlib import import_module
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -116,20 +117,12 @@ def _local(options: ExecutorOptions) -> SubmittingExecutor:
     )
 
 
-def _ray(options: ExecutorOptions) -> SubmittingExecutor:
-    from codeduel.execution.ray_executor import RayExecutor
-
-    return RayExecutor(
-        address=options.ray_address,
-        workers=options.workers,
-        limits=options.limits,
-        isolation=options.isolation,
-        sandbox=options.sandbox(),
-        **options.extra,
-    )
-
-
-EXECUTORS: dict[str, ExecutorFactory] = {"local": _local, "ray": _ray}
+#: name -> factory, or ``"module:function"`` naming one that is imported only when used (the
+#: Ray executor lives in :mod:`codeduel.cluster`, a layer above this one, and needs Ray).
+EXECUTORS: dict[str, ExecutorFactory | str] = {
+    "local": _local,
+    "ray": "codeduel.cluster.executor:from_options",
+}
 
 
 def executor_names() -> tuple[str, ...]:
@@ -137,7 +130,7 @@ def executor_names() -> tuple[str, ...]:
     return tuple(EXECUTORS)
 
 
-def register_executor(name: str, factory: ExecutorFactory) -> None:
+def register_executor(name: str, factory: ExecutorFactory | str) -> None:
     """Add (or replace) a backend, e.g. from a plugin."""
     EXECUTORS[name] = factory
 
@@ -146,7 +139,13 @@ def open_executor(
     name: str = "local", options: ExecutorOptions | None = None
 ) -> SubmittingExecutor:
     """Start the executor called ``name``; an unknown name is a one-line error."""
-    factory = EXECUTORS.get(name)
-    if factory is None:
+    entry = EXECUTORS.get(name)
+    if entry is None:
         raise ExecutorError(f"unknown executor {name!r}", f"use one of {', '.join(EXECUTORS)}")
+    factory: ExecutorFactory
+    if isinstance(entry, str):
+        module, _, attr = entry.partition(":")
+        factory = getattr(import_module(module), attr)
+    else:
+        factory = entry
     return factory(options or ExecutorOptions())

@@ -31,6 +31,7 @@ from codeduel.models.base import (
     TokenLogprobs,
 )
 from codeduel.models.presets import Preset, get_preset, list_presets
+from codeduel.models.spec import ModelSpec
 
 __all__ = [
     "Completion",
@@ -38,6 +39,7 @@ __all__ = [
     "Message",
     "Model",
     "ModelInfo",
+    "ModelSpec",
     "Preset",
     "Prompt",
     "TokenLogprobs",
@@ -47,6 +49,7 @@ __all__ = [
     "load_model",
     "pick_backend",
     "register_backend",
+    "resolve",
     "resolve_spec",
 ]
 
@@ -77,6 +80,14 @@ def available_backends() -> list[str]:
 def _embedded_preset(name: str) -> Preset | None:
     """The preset describing an embedded model (prompt style, FIM, published score), if any."""
     return next((p for p in list_presets() if p.weights_id == f"embedded:{name}"), None)
+
+
+def resolve(spec: str | ModelSpec | None) -> ModelSpec:
+    """A spec resolved once (backend prefix, target, preset), without importing any backend."""
+    if isinstance(spec, ModelSpec):
+        return spec
+    prefix, target, preset = resolve_spec(spec)
+    return ModelSpec(spec or None, prefix, target, preset)
 
 
 def resolve_spec(spec: str | None) -> tuple[str, str, Preset | None]:
@@ -126,12 +137,13 @@ def pick_backend(
     return prefix
 
 
-def load_model(spec: str | None = None, **options: Any) -> Model:
+def load_model(spec: str | ModelSpec | None = None, **options: Any) -> Model:
     """Load the model a spec names; ``options`` go to the backend (e.g. ``n_ctx``, ``n_threads``).
 
     Every failure a user can fix is a one-line :class:`CodeduelError`.
     """
-    prefix, target, preset = resolve_spec(spec)
+    resolved = resolve(spec)
+    prefix, target, preset = resolved.prefix, resolved.target, resolved.preset
     prefix = pick_backend(prefix, explicit=preset is None)
     module_name = _BACKENDS[prefix]
     try:

@@ -14,11 +14,14 @@ from __future__ import annotations
 import abc
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Literal, Self
+from typing import TYPE_CHECKING, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from codeduel.errors import CodeduelError
+
+if TYPE_CHECKING:
+    from codeduel.models.formats import Segment
 
 #: A prompt is either text (tokenised by the backend, special tokens parsed) or token ids
 #: (sent as-is: the only way to get token-exact formats such as Code Llama infilling).
@@ -141,6 +144,14 @@ class Model(abc.ABC):
     #: call; backends that decode many prompts together (vLLM, the hf static engine, a server
     #: taking concurrent requests) raise it, or a GPU would decode a pass@1 run at batch 1.
     greedy_batch: int = 1
+    #: Whether :meth:`encode_segments` turns FIM segments into exact token ids (sentinels as
+    #: single ids, a suffix without the tokenizer's dummy space). Backends that only take text
+    #: leave it False and receive the prompt's text.
+    exact_segments: bool = False
+
+    def encode_segments(self, segments: Sequence[Segment]) -> list[int]:
+        """FIM segments as token ids (only where :attr:`exact_segments` is True)."""
+        raise not_supported(self.backend, "exact token segments", "send the prompt as text")
 
     @abc.abstractmethod
     def generate(self, prompts: Sequence[Prompt], params: GenParams) -> list[list[Completion]]:

@@ -33,7 +33,7 @@ Two engines share prefill, sampling and stop handling (:meth:`HFModel._advance`)
 
 * ``loop``: one prompt at a time over a ``DynamicCache``; rows leave the batch as they finish.
   Cheap on CPU, where kernel launches are not the bottleneck.
-* ``static`` (issue #7, the GPU path): a fixed batch of *slots* over a static KV cache (a
+* ``static`` (the GPU path): a fixed batch of *slots* over a static KV cache (a
   transformers ``StaticLayer`` per layer whose rows write at their own positions). Each prompt
   is prefilled once and its KV copied into the slots of its samples; when a row finishes, its
   slot is refilled at once with the next pending sample of the same or the next prompt, so a
@@ -334,6 +334,7 @@ def _slot_layer_type() -> type:
             where = self.positions.view(-1, 1, 1, 1)
             k_index = where.expand(-1, key_states.shape[1], 1, key_states.shape[3])
             v_index = where.expand(-1, value_states.shape[1], 1, value_states.shape[3])
+            assert self.keys is not None and self.values is not None  # initialised lazily
             self.keys.scatter_(2, k_index, key_states)
             self.values.scatter_(2, v_index, value_states)
             return self.keys, self.values
@@ -439,6 +440,8 @@ class HFModel(Model):
                 list(tokens), skip_special_tokens=False, clean_up_tokenization_spaces=False
             )
         )
+
+    exact_segments = True
 
     def encode_segments(self, segments: Sequence[Segment]) -> list[int]:
         """Token ids of a FIM layout from ``formats``: sentinels as their single ids, text as is.
@@ -587,7 +590,7 @@ class HFModel(Model):
             logits = self._decode(picked, cache)
         return rows
 
-    # -- static engine (issue #7) -----------------------------------------------------------
+    # -- static engine (GPU path) -----------------------------------------------------------
 
     def _slot_cache(self, size: int, length: int, prefix: Any) -> _Slots:
         """The slot cache for ``size`` slots of ``length`` positions: the current one when it
@@ -628,8 +631,10 @@ class HFModel(Model):
         from transformers.cache_utils import Cache
 
         cache = Cache(layers=[layer_type(length, positions) for _ in layers])
-        two_args = len(inspect.signature(layer_type.lazy_initialization).parameters) > 2
-        for slot_layer, layer in zip(cache.layers, layers, strict=True):
+        init: Any = getattr(layer_type, "lazy_initialization")  # noqa: B009 - typed per version
+        two_args = len(inspect.signature(init).parameters) > 2
+        slot_layers: list[Any] = list(cache.layers)
+        for slot_layer, layer in zip(slot_layers, layers, strict=True):
             k = layer.keys[:, :, :1].expand(size, -1, -1, -1)
             v = layer.values[:, :, :1].expand(size, -1, -1, -1)
             # transformers < 5.2x sized both tensors from the keys alone
@@ -721,8 +726,8 @@ class HFModel(Model):
         slots: _Slots | None = None
         occupant: list[tuple[int, _Row] | None] = []
         where: list[int] = []
-        logits: torch.Tensor | None = None
-        held: tuple[int, Any, torch.Tensor] | None = None
+        logits: Any = None  # a torch.Tensor once the first step ran
+        held: tuple[int, Any, Any] | None = None
         with torch.inference_mode():
             while True:
                 # refill free slots, prompt by prompt (one prefill shared by its samples)

@@ -283,6 +283,8 @@ class LlamaCppModel(Model):
         """Text of token ids (for tests and token-level prompt building)."""
         return str(self._post("/detokenize", {"tokens": list(tokens)})["content"])
 
+    exact_segments = True
+
     def encode_segments(self, segments: Sequence[Segment]) -> list[int]:
         """Token ids of a FIM layout from ``formats`` (the token-exact way to prompt infilling).
 

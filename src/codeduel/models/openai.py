@@ -44,7 +44,7 @@ from codeduel.models.base import (
     TokenLogprobs,
     not_supported,
 )
-from codeduel.postprocess import truncate_at_stops
+from codeduel.models.postprocess import truncate_at_stops
 
 BACKEND = "openai"
 OPENAI_URL = "https://api.openai.com/v1"

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from codeduel.errors import CodeduelError
+from codeduel.records.store import Store
 from codeduel.report.data import ReportData, collect
-from codeduel.store import Store
 
 __all__ = ["ReportData", "ReportResult", "build_report", "collect"]
 

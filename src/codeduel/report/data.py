@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from codeduel import __version__
-from codeduel.compare import Comparison, compare_runs, model_name, run_counts
 from codeduel.errors import CodeduelError
-from codeduel.stats import DEFAULT_LEVEL, bootstrap_pass_at_k
-from codeduel.store import RunRecord, Store
+from codeduel.records.store import RunRecord, Store
+from codeduel.scoring.compare import Comparison, compare_runs, model_name, run_counts
+from codeduel.scoring.stats import DEFAULT_LEVEL, bootstrap_pass_at_k
 
 #: Run kinds whose samples carry verdicts (and so pass@k, matrix cells and drill-down).
 SCORED_KINDS = ("run", "evaluate")
@@ -172,7 +172,7 @@ def choose_runs(store: Store, items: Sequence[str]) -> tuple[list[RunRecord], li
     A sweep named by id brings its temperature points along; runs that cannot be shown (no
     samples at all) are left out with a note.
     """
-    from codeduel.compare import resolve_runs
+    from codeduel.scoring.compare import resolve_runs
 
     all_runs = store.list_runs()
     if not all_runs:

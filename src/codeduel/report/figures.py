@@ -13,6 +13,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -26,7 +27,7 @@ from codeduel.report.data import ReportData, short_model
 
 #: Okabe-Ito: distinguishable for colour-blind readers and on a projector.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
-STYLE = {
+STYLE: Any = {  # matplotlib rc keys (typed as literals there)
     "font.size": 10,
     "axes.spines.top": False,
     "axes.spines.right": False,
@@ -86,7 +87,7 @@ def leaderboard_plot(data: ReportData) -> Plot | None:
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(7.5, 0.42 * len(rows) + 1.3))
         tasks = list(dict.fromkeys(r.task for r in rows))
-        labels = []
+        labels: list[str] = []
         for y, row in enumerate(rows):
             m = row.metrics[0]
             color = _color(tasks.index(row.task))

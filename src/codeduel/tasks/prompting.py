@@ -1,6 +1,7 @@
 """Prompts in each model style, and turning the model's answer back into a sample.
 
-Reproducing published numbers depends on these strings to the byte (anchors.md section B), so
+Reproducing published numbers depends on these strings to the byte (users of every harness
+report score gaps from prompt stripping, chat templates and stop lists), so
 every builder is a small pure function with its template named in each stored sample.
 
 Styles:
@@ -8,7 +9,7 @@ Styles:
   Austin et al.'s template with tasks 2, 3, 4 as shots).
 - ``chat``: instruct models get one user turn through their own chat template. For HumanEval the
   assistant turn is pre-filled with the prompt inside a code fence, so the model writes only the
-  body (the format that scored best for the embedded Qwen models, research/models.md); MBPP uses
+  body (the format that scored best for the embedded Qwen models when measured here); MBPP uses
   the paper's zero-shot ``[PYTHON]`` instruction (Figure 13).
 
 Infilling (always ``completion`` style, whatever the model): the HumanEval infilling tasks are
@@ -23,18 +24,16 @@ that depend on the run (the model's FIM format, ``--fim-order``) reach a family 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from codeduel.errors import CodeduelError
 from codeduel.models.base import Message
-from codeduel.models.formats import INFILL_FORMATS, InfillFormat, InfillMode, Segment
+from codeduel.models.formats import INFILL_FORMATS, InfillFormat, InfillMode
+from codeduel.models.postprocess import extract_code, truncate_at_stops
 from codeduel.models.presets import Preset
-from codeduel.postprocess import extract_code, truncate_at_stops
+from codeduel.models.requests import GenPrompt, Style
 from codeduel.tasks.base import Problem, Task
-
-Style = Literal["completion", "chat"]
 
 #: Codex / human-eval stop sequences: any new top-level statement ends the function.
 HUMANEVAL_STOPS = ("\nclass", "\ndef", "\n#", "\nif", "\nprint")
@@ -58,25 +57,6 @@ EVALPLUS_MBPP_INSTRUCTION = (
     "Please provide a self-contained Python script that solves the following problem "
     "in a markdown code block:\n```\n{prompt}\n```\n"
 )
-
-
-@dataclass(frozen=True)
-class GenPrompt:
-    """What to send to the model for one problem, and the template's name for the record."""
-
-    template: str
-    style: Style
-    text: str = ""
-    messages: tuple[Message, ...] = ()
-    stop: tuple[str, ...] = ()
-    # Token-level layout of ``text`` (infilling): backends with ``encode_segments`` send ids.
-    segments: tuple[Segment, ...] = ()
-
-    def as_record(self) -> str:
-        """The exact prompt as stored: the text, or the messages as JSON lines."""
-        if self.style == "completion":
-            return self.text
-        return "\n".join(m.model_dump_json() for m in self.messages)
 
 
 @dataclass(frozen=True)
@@ -169,9 +149,8 @@ class MbppFamily(Family):
             return GenPrompt(
                 "mbpp-0shot-python-tag", style, messages=(Message(role="user", content=user),)
             )
-        getter: Callable[[str], Problem] = getattr(task, "get")  # noqa: B009 - all MBPP tasks have it
         try:
-            shots = [getter(tid) for tid in MBPP_SHOT_IDS]
+            shots = [task.get(tid) for tid in MBPP_SHOT_IDS]
         except CodeduelError:
             raise CodeduelError(
                 f"{task.name} lacks the few-shot problems {', '.join(MBPP_SHOT_IDS)}",

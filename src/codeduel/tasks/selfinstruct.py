@@ -22,10 +22,9 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from codeduel import datasets
 from codeduel.errors import DatasetError, SamplesError
 from codeduel.execution.base import Executor, Program
-from codeduel.tasks import register
+from codeduel.tasks import datasets, register
 from codeduel.tasks.base import PYTHON_PACKAGES, DatasetInfo, Problem
 
 SELFINSTRUCT_TIMEOUT_S = 5.0
@@ -84,11 +83,23 @@ class SelfInstructTask:
                     "write the folder again with `codeduel selfinstruct`",
                 ) from None
 
+        self._by_id = {p.task_id: p for p in self._problems}
+
     def dataset(self) -> DatasetInfo:
         return self._info
 
     def problems(self) -> list[Problem]:
         return list(self._problems)
+
+    def get(self, task_id: object) -> Problem:
+        """The problem for a sample's ``task_id`` (as the folder names it)."""
+        try:
+            return self._by_id[str(task_id)]
+        except KeyError:
+            raise SamplesError(
+                f"task_id {task_id!r} is not in this self-instruct folder",
+                "score the samples against the folder they were made for",
+            ) from None
 
     def prepare(self, executor: Executor) -> None:
         """Nothing to compute: the stored tests are the oracle."""

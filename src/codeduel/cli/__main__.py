@@ -1,0 +1,5 @@
+"""``python -m codeduel.cli``: the same as the ``codeduel`` command."""
+
+from codeduel.cli.app import main
+
+main()

@@ -1,0 +1,189 @@
+"""``codeduel compare``: leaderboard with intervals and paired tests.
+
+This file only parses options and renders; the statistics and the assembly are
+:func:`codeduel.api.compare`, so scripts get the same answer as users get from the terminal.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from codeduel import api
+from codeduel.cli.console import err, guard, out, parse_k, safe
+from codeduel.cli.options import StoreOpt
+
+_FORMATS = ("table", "markdown", "csv", "json")
+_SUFFIX_FORMAT = {".md": "markdown", ".markdown": "markdown", ".csv": "csv", ".json": "json"}
+
+
+def _render_table(result: api.Comparison, console: Console) -> None:
+    """One leaderboard per task, then the pairs, as rich tables."""
+    format_ci, format_p = api.format_ci, api.format_p
+
+    level = round(100 * float(result.settings.get("level", 0.95)))
+    footnotes: list[str] = []
+    for task in dict.fromkeys(r.task for r in result.leaderboard):
+        board = Table(title=f"{task}: pass@k % with {level}% bootstrap CI", title_justify="left")
+        for name in ("model", "run", "problems", "samples"):
+            board.add_column(name, justify="left" if name == "model" else "right")
+        for k in result.ks:
+            board.add_column(f"pass@{k}", justify="right")
+            board.add_column(f"paper @{k}", justify="right")
+        for r in (row for row in result.leaderboard if row.task == task):
+            cells = [
+                safe(r.model) + (" [yellow](partial)[/]" if r.partial else ""),
+                str(r.run_id),
+                str(r.n_problems),
+                str(r.n_samples),
+            ]
+            for m in r.metrics:
+                cells.append(format_ci(m.estimate, m.low, m.high))
+                if m.published is None:
+                    cells.append("—")
+                elif m.protocol == "paper protocol":
+                    cells.append(f"{100 * m.published:.1f}")
+                else:
+                    footnotes.append(f"* run {r.run_id} pass@{m.k}: {m.protocol}")
+                    cells.append(f"[dim]{100 * m.published:.1f}*[/]")
+            board.add_row(*cells)
+        console.print(board)
+    for note in footnotes:
+        console.print(safe(note), style="dim", highlight=False)
+    for task in dict.fromkeys(p.task for p in result.pairs):
+        pairs = Table(
+            title=f"{task}: A - B on the same problems (Δ in points, {level}% paired CI)",
+            title_justify="left",
+        )
+        for name in ("A", "B", "paired"):
+            pairs.add_column(name, justify="right" if name == "paired" else "left")
+        for k in result.ks:
+            pairs.add_column(f"Δ pass@{k}", justify="right", no_wrap=True)
+        pairs.add_column("p (pass@1)", justify="right", no_wrap=True)
+        pairs.add_column("verdict", no_wrap=True)
+        pairs.add_column("A only", justify="right")
+        pairs.add_column("B only", justify="right")
+        for p in (pair for pair in result.pairs if pair.task == task):
+            by_k = {pm.k: pm for pm in p.metrics}
+            style = "bold green" if p.verdict != "not significant" else "dim"
+            cells = [
+                safe(f"{p.model_a} #{p.run_a}"),
+                safe(f"{p.model_b} #{p.run_b}"),
+                str(p.n_paired),
+            ]
+            for k in result.ks:
+                pm = by_k.get(k)
+                cells.append(format_ci(pm.diff, pm.low, pm.high) if pm else "—")
+            cells += [
+                format_p(p.p_value),
+                f"[{style}]{p.verdict}[/]",
+                str(len(p.a_solves_b_not)),
+                str(len(p.b_solves_a_not)),
+            ]
+            pairs.add_row(*cells)
+        console.print(pairs)
+    for p in result.pairs:
+        for who, other, ids in (
+            (f"{p.model_a} #{p.run_a}", f"{p.model_b} #{p.run_b}", p.a_solves_b_not),
+            (f"{p.model_b} #{p.run_b}", f"{p.model_a} #{p.run_a}", p.b_solves_a_not),
+        ):
+            if ids:
+                shown = ", ".join(ids[:12]) + (f", … (+{len(ids) - 12})" if len(ids) > 12 else "")
+                console.print(
+                    safe(f"{p.task}: {who} solves, {other} does not ({len(ids)}): {shown}"),
+                    highlight=False,
+                )
+    tests = sorted({p.test for p in result.pairs if p.test})
+    if tests:
+        console.print(
+            safe(
+                f"pass@1 test: {'; '.join(tests)}; alpha {result.settings['alpha']}; "
+                f"'solves' = {result.settings['solved']} of samples pass"
+            ),
+            style="dim",
+            highlight=False,
+        )
+
+
+def register(app: typer.Typer) -> None:
+    """Attach ``codeduel compare`` to ``app``."""
+
+    @app.command("compare")
+    def compare(
+        runs: Annotated[
+            list[str],
+            typer.Argument(
+                metavar="RUN_OR_MODEL",
+                help="Run ids, or model names (the newest finished run per task).",
+                show_default=False,
+            ),
+        ],
+        k: Annotated[
+            str | None,
+            typer.Option(
+                "--k", help="Comma-separated k (default: 1 and what n allows).", show_default=False
+            ),
+        ] = None,
+        fmt: Annotated[
+            str, typer.Option("--format", "-f", help="table, markdown, csv or json.")
+        ] = "table",
+        output: Annotated[
+            Path | None,
+            typer.Option(
+                "--output", "-o", help="Write to this file instead of stdout.", show_default=False
+            ),
+        ] = None,
+        store: StoreOpt = None,
+        bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap resamples.")] = 2000,
+        seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed.")] = 0,
+        alpha: Annotated[float, typer.Option("--alpha", help="Significance level.")] = 0.05,
+        solved: Annotated[
+            str,
+            typer.Option("--solved", help="Per-problem diff: 'majority' or 'any' sample passes."),
+        ] = "majority",
+    ) -> None:
+        """Leaderboard with 95% intervals, the paper's numbers, and paired tests between runs."""
+        with guard():
+            chosen = fmt.lower()
+            if chosen not in _FORMATS:
+                raise api.CodeduelError(
+                    f"unknown --format {fmt!r}", "use table, markdown, csv or json"
+                )
+            if output is not None and chosen == "table":
+                chosen = _SUFFIX_FORMAT.get(output.suffix.lower(), "markdown")
+            result = api.compare(
+                runs,
+                store=store,
+                ks=None if k is None else parse_k(k),
+                n_boot=bootstrap,
+                alpha=alpha,
+                seed=seed,
+                solved=solved,
+            )
+            for warning in result.warnings:
+                err.print(
+                    f"warning: {safe(warning)}", style="yellow", highlight=False, soft_wrap=True
+                )
+            if chosen == "table":
+                _render_table(result, out)
+                return
+            text = {
+                "markdown": result.to_markdown,
+                "csv": result.to_csv,
+                "json": result.to_json,
+            }[chosen]()
+            if output is None:
+                sys.stdout.write(text)
+                return
+            try:
+                output.write_text(text, encoding="utf-8")
+            except OSError as e:
+                raise api.CodeduelError(
+                    f"cannot write {output}: {e.strerror}", "pass a writable path to -o"
+                ) from None
+            err.print(f"wrote {safe(str(output))} ({chosen})", highlight=False)

