@@ -25,10 +25,9 @@ pytest.importorskip("gguf", reason="the hf extra (gguf) is not installed")
 from codeduel.errors import CodeduelError  # noqa: E402
 from codeduel.models import GenParams, Message, load_model  # noqa: E402
 from codeduel.models.embedded import EMBEDDED, ensure_embedded  # noqa: E402
-from codeduel.models.hf import (  # noqa: E402
-    HFModel,
+from codeduel.models.hf import HFModel, find_stop  # noqa: E402
+from codeduel.models.tokenizers import (  # noqa: E402
     default_tokenizer_cache,
-    find_stop,
     gguf_cache_key,
     load_tokenizer_cached,
 )

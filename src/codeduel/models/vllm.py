@@ -191,7 +191,7 @@ class VLLMModel(Model):
             config.hf_config, "max_position_embeddings", None
         )
         self.chat_template: str | None = getattr(self.tokenizer, "chat_template", None) or None
-        from codeduel.models.hf import end_token_ids
+        from codeduel.models.tokenizers import end_token_ids
 
         self.eos_ids = end_token_ids(self.tokenizer, config.hf_config)
         self._adds_bos = len(self.tokenize("a", add_special=True)) > len(self.tokenize("a"))
@@ -250,7 +250,7 @@ class VLLMModel(Model):
 
     def render_chat(self, conversation: Sequence[Message]) -> str:
         """The tokenizer's chat template; a final assistant message is a prefill."""
-        from codeduel.models.hf import render_chat_template
+        from codeduel.models.tokenizers import render_chat_template
 
         return render_chat_template(
             self.tokenizer, conversation, weights_id=self._weights_id, adds_bos=self._adds_bos
@@ -324,7 +324,7 @@ def load(target: str, **options: Any) -> VLLMModel:
         if not gguf.is_file():
             raise CodeduelError(f"GGUF file not found: {gguf}", "check the path after vllm:")
     if gguf is not None and "tokenizer" not in options:
-        from codeduel.models.hf import cached_tokenizer_dir
+        from codeduel.models.tokenizers import cached_tokenizer_dir
 
         options["tokenizer"] = str(cached_tokenizer_dir(gguf, sha256=sha256))
     model_target = str(gguf) if gguf is not None else target
