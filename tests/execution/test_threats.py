@@ -105,9 +105,14 @@ _EQ_TRUE = "        def __eq__(self, o):\n            return True\n"
     ids=["object", "int-subclass", "str-subclass", "tuple-subclass"],
 )
 def test_always_equal_results(executor: LocalExecutor, p0: dict[str, Any], completion: str) -> None:
+    """The candidate's own class never reaches the comparison; a subclass of a builtin arrives
+    as the builtin (its data: 1, 'x', ()), so its `__eq__` is never called either."""
     v = judge(executor, humaneval_program(p0, completion))
     assert v.status == "failed"
-    assert "cannot be checked" in v.reason
+    if "class Eq" in completion:
+        assert "cannot be checked" in v.reason
+    else:
+        assert "cannot be checked" not in v.reason
 
 
 def test_killing_the_parent(executor: LocalExecutor, p0: dict[str, Any]) -> None:

