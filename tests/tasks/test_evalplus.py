@@ -206,3 +206,27 @@ def test_mbpp_plus_wrong_completions_fail(mbppplus: MbppPlusTask, executor: Loca
     verdicts = _run(executor, mbppplus, samples)
     # are_equivalent (Mbpp/164) accepts any output in EvalPlus; nothing else may pass.
     assert sorted(k for k, v in verdicts.items() if v.passed) in ([], ["Mbpp/164"])
+
+
+def test_prepare_computes_only_the_problems_asked_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, data_dir: Path, executor: LocalExecutor
+) -> None:
+    """Scoring a few samples costs their problems' expected outputs, not all 164; the partial
+    cache is reused and grown by later instances."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    task = get_task("humaneval+", data_dir)
+    assert isinstance(task, HumanEvalPlusTask) and not task.prepared
+    task.prepare(executor, ["HumanEval/2", "HumanEval/7"])
+    assert not task.prepared  # not every problem
+    good = {"completion": "    return number % 1.0\n"}
+    assert _run(executor, task, {"HumanEval/2": good})["HumanEval/2"].passed
+    with pytest.raises(NotPreparedError):
+        task.program(task.get("HumanEval/3"), good, "k")
+    again = get_task("humaneval+", data_dir)
+    assert isinstance(again, HumanEvalPlusTask)
+    again.program(again.get("HumanEval/7"), good, "k")  # loaded from the partial cache
+    again.prepare(executor, ["HumanEval/3"])
+    third = get_task("humaneval+", data_dir)
+    assert isinstance(third, HumanEvalPlusTask)
+    for tid in ("HumanEval/2", "HumanEval/3", "HumanEval/7"):
+        third.program(third.get(tid), good, "k")

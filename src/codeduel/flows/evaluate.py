@@ -260,7 +260,7 @@ def evaluate(
                     f"resumed interrupted run {run_id}: {len(done)} verdict(s) kept, "
                     f"{len(samples) - len(done)} judged now"
                 )
-            the_task.prepare(ex)
+            the_task.prepare(ex, samples.counts())
             verdicts = _judge(the_task, problems, samples, ex, db, run_id, progress, timeout, done)
             if check_hash_seed:
                 seed = (hash_seed + 1) % 2**32

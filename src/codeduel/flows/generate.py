@@ -354,7 +354,7 @@ def run(
             dataset=dataset,
         )
 
-        the_task.prepare(judge)
+        the_task.prepare(judge, [p.task_id for p in problems])
         pending: list[tuple[str, int, Future[Verdict]]] = []
         by_id = {p.task_id: p for p in problems}
         total = len(problems) * n

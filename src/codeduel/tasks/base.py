@@ -8,6 +8,7 @@ expected outputs from canonical solutions) and cache the result.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -59,8 +60,9 @@ class Task(Protocol):
         ``11`` or ``Mbpp/11``), or a one-line :class:`~codeduel.errors.SamplesError`."""
         ...
 
-    def prepare(self, executor: Executor) -> None:
-        """Compute and cache whatever judging needs that requires execution (idempotent)."""
+    def prepare(self, executor: Executor, task_ids: Collection[str] | None = None) -> None:
+        """Compute and cache whatever judging needs that requires execution (idempotent);
+        ``task_ids`` limits it to the problems about to be scored (default: all)."""
         ...
 
     def program(self, problem: Problem, sample: dict[str, Any], key: str) -> Program:

@@ -35,7 +35,7 @@ from __future__ import annotations
 import base64
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -238,25 +238,31 @@ class EvalPlusTask:
 
     @property
     def prepared(self) -> bool:
-        return self._expected is not None
+        """Whether expected outputs are known for every problem (not just some)."""
+        return self._expected is not None and len(self._expected) == len(self._by_id)
 
-    def prepare(self, executor: Executor) -> None:
-        """Run every canonical solution once for expected outputs and times; cache them."""
-        if self._expected is not None:
+    def prepare(self, executor: Executor, task_ids: Collection[str] | None = None) -> None:
+        """Run the canonical solutions of ``task_ids`` (default: every problem) once for
+        expected outputs and times, and cache them; problems already cached are not rerun, so
+        scoring a few samples costs those problems, not the whole benchmark."""
+        have = dict(self._expected or {})
+        wanted = self._by_id if task_ids is None else {self._normalize(t) for t in task_ids}
+        missing = [self._by_id[t] for t in wanted if t not in have]
+        if not missing:
+            self._expected = have
             return
-        expected: dict[str, dict[str, Any]] = {}
         retry: list[Problem] = []
-        for verdict in executor.run(self._gt_program(p) for p in self._problems):
+        for verdict in executor.run(self._gt_program(p) for p in missing):
             report = verdict.details.get("report")
             if verdict.passed and isinstance(report, dict):
-                expected[verdict.key] = _gt_entry(report)
+                have[verdict.key] = _gt_entry(report)
             else:
                 retry.append(self._by_id[verdict.key])
         for problem in retry:
-            expected[problem.task_id] = self._prepare_per_input(executor, problem)
-        self._expected = expected
+            have[problem.task_id] = self._prepare_per_input(executor, problem)
+        self._expected = have
         self._data_cache.clear()
-        self._save_expected(expected)
+        self._save_expected(have)
 
     def _gt_program(self, p: Problem, only: tuple[str, int] | None = None) -> Program:
         """The canonical solution as the candidate, every input (or just ``only``) timed."""
@@ -360,7 +366,12 @@ class EvalPlusTask:
         cached = self._data_cache.get(problem.task_id)
         if cached is not None:
             return cached
-        exp = self._require_expected()[problem.task_id]
+        exp = self._require_expected().get(problem.task_id)
+        if exp is None:
+            raise NotPreparedError(
+                f"{self.name} expected outputs are not computed for {problem.task_id}",
+                "call task.prepare(executor, task_ids) with the problems you score",
+            )
         data: dict[str, Any] = {
             "call": self._call_name(problem),
             "kind": self.kind,
@@ -397,18 +408,19 @@ class EvalPlusTask:
         return base / f"{self._dataset}-expected-{self._info.sha256[:16]}-v{EXPECTED_CACHE_VERSION}"
 
     def _load_expected(self) -> dict[str, dict[str, Any]] | None:
+        """The cached expected outputs (possibly of only some problems); None if unusable."""
         try:
             saved = codec.loads(self._cache_path().read_bytes())
         except (OSError, codec.CodecError):
             return None
-        if not isinstance(saved, dict) or set(saved) != set(self._by_id):
+        if not isinstance(saved, dict) or not saved or not set(saved) <= set(self._by_id):
             return None
-        for p in self._problems:
-            entry = saved[p.task_id]
+        for tid, entry in saved.items():
             if not isinstance(entry, dict):
                 return None
+            meta = self._by_id[tid].meta
             for phase in ("base", "plus"):
-                n = p.meta["n_" + phase]
+                n = meta["n_" + phase]
                 if len(entry.get(phase, ())) != n or len(entry.get(phase + "_time", ())) != n:
                     return None
                 if not isinstance(entry.get(phase + "_marks"), dict):
@@ -416,6 +428,9 @@ class EvalPlusTask:
         return saved
 
     def _save_expected(self, expected: dict[str, dict[str, Any]]) -> None:
+        """Write the cache atomically, keeping problems another process cached meanwhile."""
+        on_disk = self._load_expected() or {}
+        expected = {**on_disk, **expected}
         path = self._cache_path()
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".part")

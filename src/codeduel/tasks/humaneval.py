@@ -17,6 +17,7 @@ definitions to the test (codeduel's behaviour before 0.2); a run records which r
 from __future__ import annotations
 
 import ast
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -119,7 +120,7 @@ class HumanEvalTask:
                 f"task_id {tid!r} is not in HumanEval", "use ids HumanEval/0..HumanEval/163"
             ) from None
 
-    def prepare(self, executor: Executor) -> None:
+    def prepare(self, executor: Executor, task_ids: Collection[str] | None = None) -> None:
         """Nothing to compute: the dataset's own ``check`` is the oracle."""
 
     def _candidate_helpers(self, problem: Problem, sample: dict[str, Any]) -> tuple[str, ...]:

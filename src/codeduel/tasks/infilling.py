@@ -16,6 +16,7 @@ entry point, widened because a span may sit in a helper the test calls, such as
 from __future__ import annotations
 
 import ast
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +91,7 @@ class InfillingTask:
                 f"use the dataset's ids, e.g. {self._problems[0].task_id!r}",
             ) from None
 
-    def prepare(self, executor: Executor) -> None:
+    def prepare(self, executor: Executor, task_ids: Collection[str] | None = None) -> None:
         """Nothing to compute: the dataset's own ``check`` is the oracle."""
 
     def canonical_program(self, problem: Problem) -> str:

@@ -21,6 +21,7 @@ import json
 import os
 import tempfile
 import warnings
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -200,7 +201,7 @@ class MbppTask:
         """The mode ``program()`` uses for ``problem`` now (static until prepared)."""
         return self._modes[problem.task_id]
 
-    def prepare(self, executor: Executor) -> None:
+    def prepare(self, executor: Executor, task_ids: Collection[str] | None = None) -> None:
         """Run every rpc-planned reference in rpc; those that fail there use concat. Cached."""
         if self.prepared:
             return

@@ -19,6 +19,7 @@ the same model as the solution: they were never a trusted oracle.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -101,7 +102,7 @@ class SelfInstructTask:
                 "score the samples against the folder they were made for",
             ) from None
 
-    def prepare(self, executor: Executor) -> None:
+    def prepare(self, executor: Executor, task_ids: Collection[str] | None = None) -> None:
         """Nothing to compute: the stored tests are the oracle."""
 
     def program(self, problem: Problem, sample: dict[str, Any], key: str) -> Program:
