@@ -372,12 +372,18 @@ INTENTIONAL: dict[tuple[str, str], tuple[str, str]] = {
     # a value of a class of the candidate's own never reaches the judge's comparison
     ("humaneval", "tricky:always-equal"): ("fail", "pass"),
     ("mbpp", "tricky:always-equal"): ("fail", "pass"),
+    ("mbpp-sanitized", "tricky:always-equal"): ("fail", "pass"),
     ("humaneval+", "tricky:always-equal"): ("fail/-", "pass/pass"),
     ("mbpp+", "tricky:always-equal"): ("fail/-", "pass/pass"),
     # time limits are CPU time (a verdict must not depend on how busy the machine is): a
     # program that sleeps 0.2 s on each of ~900 inputs is not stopped; evalplus's wall-clock
     # limit (at most 60 s a phase) stops it
     ("humaneval+", "tricky:sleeps"): ("pass/pass", "pass/fail"),
+    # 5 plus inputs of Mbpp/255 whose reference outputs take several GB are skipped for every
+    # sample (the reference solution cannot run them under the sandbox's limits); evalplus runs
+    # them and fails its own canonical solution there (bench/fidelity.py only: CI's slice of
+    # MBPP+ stops at Mbpp/119)
+    ("mbpp+", "canonical:Mbpp/255"): ("pass/pass", "pass/fail"),
 }
 # Samples that take a reference harness a minute (its wall-clock limit on every input):
 # bench/fidelity.py runs them, CI does not.
