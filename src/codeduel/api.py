@@ -48,7 +48,9 @@ from codeduel.report import ReportResult
 from codeduel.report import build_report as report
 from codeduel.scoring.compare import Comparison, SolvedRule, compare_runs, format_ci, format_p
 from codeduel.scoring.passk import parse_ks
-from codeduel.tasks import task_names
+from codeduel.scoring.power import PowerPlan, discordance_of
+from codeduel.scoring.power import plan as _plan
+from codeduel.tasks import get_task, task_names
 
 __all__ = [
     "DECODING_PRESETS",
@@ -60,6 +62,7 @@ __all__ = [
     "InfillFormat",
     "KeyRetrievalResult",
     "PerplexityResult",
+    "PowerPlan",
     "Preset",
     "ReportResult",
     "RunInterrupted",
@@ -87,6 +90,7 @@ __all__ = [
     "parse_positions",
     "parse_temperatures",
     "perplexity",
+    "plan",
     "report",
     "results_path_for",
     "run",
@@ -138,6 +142,58 @@ def run_verdicts(run_id: int, store: str | Path | None = None) -> list[VerdictRe
     """A run's verdicts with their sample keys, in sample order."""
     with Store(store, create=False) as db:
         return db.verdicts(run_id)
+
+
+def plan(
+    baseline: float,
+    delta: float,
+    *,
+    task: str | None = None,
+    power: float = 0.8,
+    alpha: float = 0.05,
+    discordance: float | None = None,
+    like: Sequence[int] = (),
+    store: str | Path | None = None,
+    data_dir: str | Path | None = None,
+) -> PowerPlan:
+    """Problems needed to tell ``baseline + delta`` from ``baseline`` (pass@1 fractions) at
+    ``power`` with the paired test ``compare`` uses, and, for ``task``, what its problems can
+    detect as they are. ``discordance``: the share of problems two such models disagree on;
+    ``like=(run_a, run_b)`` measures it from two stored greedy runs of one task; default:
+    the models fail independently (the most conservative case)."""
+    if like:
+        if discordance is not None:
+            raise CodeduelError(
+                "both a discordance and runs to measure it were given", "give one of them"
+            )
+        discordance = _discordance_of_runs(like, store)
+    n_problems = None
+    if task is not None:
+        n_problems = len(get_task(task, Path(data_dir) if data_dir else None).problems())
+    return _plan(
+        baseline,
+        delta,
+        discordance=discordance,
+        power=power,
+        alpha=alpha,
+        n_problems=n_problems,
+    )
+
+
+def _discordance_of_runs(runs: Sequence[int], store: str | Path | None) -> float:
+    """The share of problems two greedy runs disagree on (first sample of each problem)."""
+    if len(runs) != 2:
+        raise CodeduelError(f"{len(runs)} runs given to --like", "give exactly two run ids")
+    firsts = []
+    for run_id in runs:
+        verdicts = run_verdicts(run_id, store)
+        firsts.append({v.task_id: v.passed for v in verdicts if v.sample_idx == 0})
+    shared = sorted(firsts[0].keys() & firsts[1].keys())
+    if not shared:
+        raise CodeduelError(
+            f"runs {runs[0]} and {runs[1]} share no problems", "give two runs of the same task"
+        )
+    return discordance_of([firsts[0][t] for t in shared], [firsts[1][t] for t in shared])
 
 
 def list_tasks() -> dict[str, str]:

@@ -30,6 +30,7 @@ COMMANDS: tuple[str, ...] = (
     "catalog",
     "run",
     "compare",
+    "plan",
     "infill",
     "sweep",
     "longcontext",

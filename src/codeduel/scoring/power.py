@@ -1,0 +1,238 @@
+"""How many problems a comparison needs: the exact power of the paired test codeduel uses.
+
+Why: "are these two models really different?" has a prior question, "could this benchmark
+have told them apart?". HumanEval has 164 problems; whether a 3-point gain is detectable on it
+depends on how often the two models disagree, not only on the gain. This module answers it for
+the greedy case (one sample per problem per model), where :func:`codeduel.scoring.stats.paired_test`
+uses McNemar's exact test.
+
+Model. Each problem is one paired trial: baseline A passes with probability ``p_base``, B with
+``p_base + delta``. ``discordance`` is the probability that they disagree on a problem (A passes
+and B fails, or the reverse); it must be at least ``|delta|``. Given it, the discordant count is
+``Binomial(n, discordance)`` and B's share of the discordant problems is
+``Binomial(d, (discordance + delta) / (2 discordance))``. Power is summed exactly over both
+(no normal approximation), against the exact two-sided binomial test at ``alpha``. Without a
+measured discordance the default assumes the two models fail independently, the most
+discordant (and so most conservative) case for given pass rates; two runs of the same models on
+the same benchmark give the real figure (``discordance_of``), usually far lower.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from scipy import stats as sps
+
+from codeduel.errors import CodeduelError
+
+DEFAULT_POWER = 0.8
+DEFAULT_ALPHA = 0.05
+MAX_PROBLEMS = 100_000
+
+
+@dataclass(frozen=True)
+class PowerPlan:
+    """What ``codeduel plan`` reports (fractions, not percent)."""
+
+    p_base: float
+    delta: float
+    discordance: float
+    assumed_independent: bool
+    alpha: float
+    power_target: float
+    problems_needed: int | None  # None: not reachable within MAX_PROBLEMS
+    n_problems: int | None  # the benchmark's size, when a task was given
+    power_at_n: float | None  # power of the benchmark as it is
+    mdd_at_n: float | None  # smallest |delta| detectable at power_target on it
+
+
+def independent_discordance(p_base: float, delta: float) -> float:
+    """P(disagree) when the two models fail independently at their rates."""
+    p_b = p_base + delta
+    return p_base * (1 - p_b) + (1 - p_base) * p_b
+
+
+def discordance_of(a_pass: list[bool], b_pass: list[bool]) -> float:
+    """The measured share of problems on which two greedy runs disagree."""
+    if len(a_pass) != len(b_pass) or not a_pass:
+        raise CodeduelError("runs must be scored on the same problems", "pair runs of one task")
+    return sum(a != b for a, b in zip(a_pass, b_pass, strict=True)) / len(a_pass)
+
+
+@lru_cache(maxsize=4096)
+def _rejection_counts(d: int, alpha: float) -> tuple[int, int]:
+    """For ``d`` discordant problems: reject when B's wins are <= lo or >= hi (exact test)."""
+    wins = np.arange(d + 1)
+    # two-sided exact binomial p-value with p = 1/2 (symmetric: 2 x the smaller tail)
+    tail = np.minimum(sps.binom.cdf(wins, d, 0.5), sps.binom.sf(wins - 1, d, 0.5))
+    p = np.minimum(1.0, 2 * tail)
+    reject = p <= alpha
+    lo = int(wins[reject & (wins < d / 2)].max()) if (reject & (wins < d / 2)).any() else -1
+    hi = int(wins[reject & (wins > d / 2)].min()) if (reject & (wins > d / 2)).any() else d + 1
+    return lo, hi
+
+
+def mcnemar_power(
+    n: int,
+    p_base: float,
+    delta: float,
+    *,
+    discordance: float | None = None,
+    alpha: float = DEFAULT_ALPHA,
+) -> float:
+    """Exact power of McNemar's exact test on ``n`` problems (see the module doc)."""
+    _check(p_base, delta, alpha)
+    psi = independent_discordance(p_base, delta) if discordance is None else discordance
+    _check_discordance(psi, delta, p_base)
+    if n < 1 or psi == 0:
+        return 0.0
+    q = (psi + delta) / (2 * psi)  # B's share of the discordant problems
+    ds = np.arange(n + 1)
+    weight = sps.binom.pmf(ds, n, psi)
+    power = 0.0
+    for d in ds[weight > 1e-12]:
+        lo, hi = _rejection_counts(int(d), alpha)
+        p_reject = sps.binom.cdf(lo, d, q) + sps.binom.sf(hi - 1, d, q)
+        power += float(weight[d]) * float(p_reject)
+    return min(1.0, power)
+
+
+def problems_needed(
+    p_base: float,
+    delta: float,
+    *,
+    discordance: float | None = None,
+    power: float = DEFAULT_POWER,
+    alpha: float = DEFAULT_ALPHA,
+) -> int | None:
+    """The fewest problems with at least ``power`` (None beyond MAX_PROBLEMS). The exact test
+    is discrete, so power is not monotone in n: this is the first n that reaches it."""
+    if delta == 0:
+        return None
+
+    def enough(n: int) -> bool:
+        return mcnemar_power(n, p_base, delta, discordance=discordance, alpha=alpha) >= power
+
+    hi = 8
+    while not enough(hi):
+        if hi >= MAX_PROBLEMS:
+            return None
+        hi = min(MAX_PROBLEMS, hi * 2)
+    lo = hi // 2
+    # the smallest n in (lo, hi] that reaches it, scanning the zigzag near the boundary
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if enough(mid):
+            hi = mid
+        else:
+            lo = mid
+    for _ in range(64):  # a dip just below the boundary may still reach it
+        if hi > 1 and enough(hi - 1):
+            hi -= 1
+        else:
+            break
+    return hi
+
+
+def minimum_detectable_difference(
+    n: int,
+    p_base: float,
+    *,
+    discordance: float | None = None,
+    power: float = DEFAULT_POWER,
+    alpha: float = DEFAULT_ALPHA,
+) -> float | None:
+    """The smallest gain over ``p_base`` (to 0.1 point) detectable on ``n`` problems (power
+    grows with the gain, so a bisection over the grid finds it)."""
+
+    def enough(tenths: int) -> bool:
+        delta = tenths / 1000
+        if discordance is not None and not _possible(discordance, delta, p_base):
+            return False
+        return mcnemar_power(n, p_base, delta, discordance=discordance, alpha=alpha) >= power
+
+    largest = 1 - p_base
+    if discordance is not None:  # the gains that much disagreement allows
+        largest = min(largest, discordance, 2 * (1 - p_base) - discordance)
+    top = int(largest * 1000 + 1e-9)
+    if top < 1 or not enough(top):
+        return None
+    lo, hi = 0, top
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if enough(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi / 1000
+
+
+def plan(
+    p_base: float,
+    delta: float,
+    *,
+    discordance: float | None = None,
+    power: float = DEFAULT_POWER,
+    alpha: float = DEFAULT_ALPHA,
+    n_problems: int | None = None,
+) -> PowerPlan:
+    """Problems needed to detect ``delta`` over ``p_base``, and what a benchmark of
+    ``n_problems`` can detect as it is."""
+    _check(p_base, delta, alpha)
+    if not 0 < power < 1:
+        raise CodeduelError(f"invalid power {power}", "give a power between 0 and 1, e.g. 0.8")
+    if delta == 0:
+        raise CodeduelError("delta is 0", "give the smallest difference worth detecting")
+    psi = independent_discordance(p_base, delta) if discordance is None else discordance
+    _check_discordance(psi, delta, p_base)
+    at_n = mdd = None
+    if n_problems is not None:
+        at_n = mcnemar_power(n_problems, p_base, delta, discordance=psi, alpha=alpha)
+        mdd = minimum_detectable_difference(
+            n_problems, p_base, discordance=discordance, power=power, alpha=alpha
+        )
+    return PowerPlan(
+        p_base=p_base,
+        delta=delta,
+        discordance=psi,
+        assumed_independent=discordance is None,
+        alpha=alpha,
+        power_target=power,
+        problems_needed=problems_needed(p_base, delta, discordance=psi, power=power, alpha=alpha),
+        n_problems=n_problems,
+        power_at_n=at_n,
+        mdd_at_n=mdd,
+    )
+
+
+def _check(p_base: float, delta: float, alpha: float) -> None:
+    if not 0 <= p_base <= 1:
+        raise CodeduelError(
+            f"invalid baseline {p_base}", "give the baseline pass@1 as a fraction, e.g. 0.45"
+        )
+    if not 0 <= p_base + delta <= 1:
+        raise CodeduelError(
+            f"baseline {p_base} + delta {delta} is outside 0..1", "give a smaller delta"
+        )
+    if not 0 < alpha < 1:
+        raise CodeduelError(f"invalid alpha {alpha}", "give a level between 0 and 1, e.g. 0.05")
+
+
+def _possible(psi: float, delta: float, p_base: float) -> bool:
+    """A-only = (psi - delta) / 2 <= p_base and B-only = (psi + delta) / 2 <= 1 - p_base."""
+    eps = 1e-12
+    return (
+        abs(delta) <= psi + eps
+        and (psi - delta) / 2 <= p_base + eps
+        and (psi + delta) / 2 <= 1 - p_base + eps
+    )
+
+
+def _check_discordance(psi: float, delta: float, p_base: float) -> None:
+    if not _possible(psi, delta, p_base):
+        raise CodeduelError(
+            f"discordance {psi:g} is impossible for baseline {p_base:g} and delta {delta:g}",
+            "give a share of disagreeing problems of at least |delta| that the pass rates allow",
+        )
