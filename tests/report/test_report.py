@@ -138,6 +138,10 @@ def test_every_section_has_its_content(report: tuple[Path, Path]) -> None:
         assert "<svg" in body and 'class="empty"' not in body, section
     assert "PSM" in html
     assert html.count('class="cell"') >= 2 * PROBLEMS  # both evaluate runs are in the matrix
+    board = html.split('<section id="leaderboard">', 1)[1].split("</section>", 1)[0]
+    assert ">tier</th>" in board and "Holm" in board  # significance tiers on the leaderboard
+    pairs = html.split('<section id="pairs">', 1)[1].split("</section>", 1)[0]
+    assert ">p Holm</th>" in pairs
 
 
 def test_the_file_is_self_contained(report: tuple[Path, Path]) -> None:

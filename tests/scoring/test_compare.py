@@ -27,7 +27,15 @@ from codeduel.execution.base import Verdict
 from codeduel.flows.generate import run as run_model
 from codeduel.models.base import Completion, GenParams, Message, Model, ModelInfo, TokenLogprobs
 from codeduel.records.store import SampleRecord, Store
-from codeduel.scoring.compare import compare_runs, published_metric
+from codeduel.scoring.compare import (
+    LeaderRow,
+    Metric,
+    PairRow,
+    assign_tiers,
+    compare_runs,
+    holm_adjust,
+    published_metric,
+)
 from codeduel.tasks import get_task
 from codeduel.tasks.base import DatasetInfo
 
@@ -193,6 +201,67 @@ def test_three_problems_apart_is_not_significant(world: dict) -> None:
     assert pair.b_solves_a_not == world["slight_ids"] and pair.a_solves_b_not == []
     assert pair.p_value == pytest.approx(0.25)  # 3 discordant problems, all one way
     assert pair.verdict == "not significant"
+
+
+def test_runs_fall_into_significance_tiers_after_holm(world: dict) -> None:
+    """ref (164/164) and slight (161/164) are 3 problems apart: one tier; broken and
+    codellama (109/164, failing the same 55 problems) are 55 problems below both: the next
+    tier. Holm multiplies the smallest of the six p-values by 6, the next by 5, ..."""
+    runs = world["runs"]
+    names = ("ref", "slight", "broken", "codellama")
+    result = _compare(world, *(runs[n] for n in names))
+    tiers = {r.run_id: r.tier for r in result.leaderboard}
+    assert [tiers[runs[n]] for n in names] == [1, 1, 2, 2]
+    ps = sorted((p.p_value, p.p_holm) for p in result.pairs)
+    assert len(ps) == 6
+    running = 0.0
+    for j, (raw, adjusted) in enumerate(ps):
+        running = max(running, min(1.0, (6 - j) * raw))
+        assert adjusted == pytest.approx(running)
+    assert "tier" in result.to_markdown() and "p Holm" in result.to_markdown()
+    rows = list(csv.DictReader(io.StringIO(result.to_csv())))
+    assert {r["tier"] for r in rows if r["table"] == "leaderboard"} == {"1", "2"}
+    assert json.loads(result.to_json())["leaderboard"][0]["tier"] == 1
+
+
+def test_a_run_separated_from_any_member_opens_a_new_tier() -> None:
+    """Read down the ranking against every member, not only the tier's leader: A~B, A~C, but
+    B and C are told apart, so C cannot share B's tier (a leader-only rule would put it there)."""
+
+    def row(run_id: int, rate: float) -> LeaderRow:
+        metric = Metric(1, rate, rate - 0.05, rate + 0.05)
+        return LeaderRow(
+            run_id, f"m{run_id}", "humaneval", "v", "s", "finished", False, 164, 164, [metric]
+        )
+
+    def pair(a: int, b: int, p_value: float) -> PairRow:
+        return PairRow(
+            "humaneval",
+            a,
+            f"m{a}",
+            b,
+            f"m{b}",
+            164,
+            0,
+            0,
+            [],
+            "McNemar exact",
+            p_value,
+            "not significant",
+            "majority",
+            [],
+            [],
+        )
+
+    rows = [row(1, 0.90), row(2, 0.85), row(3, 0.80)]
+    pairs = holm_adjust([pair(1, 2, 0.5), pair(1, 3, 0.4), pair(2, 3, 0.001)])
+    assert [p.p_holm for p in pairs] == pytest.approx([0.8, 0.8, 0.003])
+    assert [r.tier for r in assign_tiers(rows, pairs, 0.05)] == [1, 1, 2]
+    assert [r.tier for r in assign_tiers(rows, pairs, 0.001)] == [1, 1, 1]
+    undefined = LeaderRow(
+        4, "m4", "humaneval", "v", "s", "finished", False, 0, 0, [Metric(1, None, None, None)]
+    )
+    assert assign_tiers([*rows, undefined], pairs, 0.05)[-1].tier is None
 
 
 def test_model_names_pick_the_newest_finished_run(world: dict) -> None:

@@ -30,13 +30,14 @@ def _render_table(result: api.Comparison, console: Console) -> None:
     footnotes: list[str] = []
     for task in dict.fromkeys(r.task for r in result.leaderboard):
         board = Table(title=f"{task}: pass@k % with {level}% bootstrap CI", title_justify="left")
-        for name in ("model", "run", "problems", "samples"):
+        for name in ("tier", "model", "run", "problems", "samples"):
             board.add_column(name, justify="left" if name == "model" else "right")
         for k in result.ks:
             board.add_column(f"pass@{k}", justify="right")
             board.add_column(f"paper @{k}", justify="right")
         for r in (row for row in result.leaderboard if row.task == task):
             cells = [
+                "—" if r.tier is None else str(r.tier),
                 safe(r.model) + (" [yellow](partial)[/]" if r.partial else ""),
                 str(r.run_id),
                 str(r.n_problems),

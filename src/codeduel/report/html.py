@@ -75,6 +75,7 @@ def _board(data: ReportData) -> list[dict[str, Any]]:
         rows.append(
             {
                 "label": data.labels[row.run_id].short,
+                "tier": "—" if row.tier is None else row.tier,
                 "task": row.task,
                 "dataset": row.dataset_version or "",
                 "n_problems": row.n_problems,
@@ -129,6 +130,7 @@ def _pairs(data: ReportData) -> list[dict[str, Any]]:
                 "diffs": diffs,
                 "test": p.test or "—",
                 "p_value": format_p(p.p_value),
+                "p_holm": format_p(p.p_holm),
                 "verdict": verdict,
                 "verdict_class": "ns" if p.verdict == "not significant" else "better",
                 "a_only": p.a_solves_b_not,
@@ -222,6 +224,7 @@ def render(data: ReportData, plots: dict[str, Plot]) -> str:
         sections=sections,
         warnings=data.warnings,
         level=round(100 * float(settings.get("level", 0.95))),
+        alpha=f"{float(settings.get('alpha', 0.05)):g}",
         pass1_test=settings.get("pass1_test", ""),
         ks=data.comparison.ks if data.comparison else [],
         board=_board(data),

@@ -25,7 +25,7 @@ import csv
 import io
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from itertools import combinations
 from pathlib import Path
 from typing import Any, Literal
@@ -80,6 +80,9 @@ class LeaderRow:
     n_problems: int
     n_samples: int
     metrics: list[Metric]
+    # Significance tier within the task (1 = top): runs in one tier are not distinguishable
+    # by the pass@1 paired test at alpha after Holm correction; None without a pass@1.
+    tier: int | None = None
 
 
 @dataclass(frozen=True)
@@ -112,6 +115,7 @@ class PairRow:
     solved_rule: SolvedRule
     a_solves_b_not: list[str]
     b_solves_a_not: list[str]
+    p_holm: float | None = None  # p_value after Holm correction over the task's pairs
 
 
 @dataclass
@@ -155,6 +159,8 @@ class Comparison:
             "n_problems",
             "n_samples",
             "p_value",
+            "p_holm",
+            "tier",
             "test",
             "verdict",
             "partial",
@@ -177,6 +183,7 @@ class Comparison:
                         "protocol": m.protocol or "",
                         "n_problems": r.n_problems,
                         "n_samples": r.n_samples,
+                        "tier": "" if r.tier is None else r.tier,
                         "partial": r.partial,
                     }
                 )
@@ -196,6 +203,7 @@ class Comparison:
                         "high": _num(pm.high),
                         "n_problems": p.n_paired,
                         "p_value": _num(p.p_value) if pm.k == 1 else "",
+                        "p_holm": _num(p.p_holm) if pm.k == 1 else "",
                         "test": (p.test or "") if pm.k == 1 else "paired bootstrap interval",
                         "verdict": p.verdict if pm.k == 1 else pm.verdict,
                     }
@@ -205,12 +213,13 @@ class Comparison:
     def to_markdown(self) -> str:
         level = round(100 * float(self.settings.get("level", DEFAULT_LEVEL)))
         lines = ["## Leaderboard", ""]
-        head = ["model", "run", "task", "problems", "samples"]
+        head = ["tier", "model", "run", "task", "problems", "samples"]
         for k in self.ks:
             head += [f"pass@{k} % [{level}% CI]", f"paper pass@{k} %"]
         lines += [_md_row(head), _md_row(["---"] * len(head))]
         for r in self.leaderboard:
-            cells = [r.model + (" (partial)" if r.partial else ""), str(r.run_id), r.task]
+            cells = ["—" if r.tier is None else str(r.tier)]
+            cells += [r.model + (" (partial)" if r.partial else ""), str(r.run_id), r.task]
             cells += [str(r.n_problems), str(r.n_samples)]
             for m in r.metrics:
                 cells += [format_ci(m.estimate, m.low, m.high), format_published(m)]
@@ -219,7 +228,7 @@ class Comparison:
             lines += ["", "## Paired comparisons", ""]
             head = ["task", "A", "B", "paired problems"]
             head += [f"Δ pass@{k} % [{level}% CI]" for k in self.ks]
-            head += ["p (pass@1)", "test", "verdict"]
+            head += ["p (pass@1)", "p Holm", "test", "verdict"]
             lines += [_md_row(head), _md_row(["---"] * len(head))]
             for p in self.pairs:
                 by_k = {pm.k: pm for pm in p.metrics}
@@ -228,7 +237,7 @@ class Comparison:
                 for k in self.ks:
                     pm = by_k.get(k)
                     cells.append(format_ci(pm.diff, pm.low, pm.high) if pm else "—")
-                cells += [format_p(p.p_value), p.test or "—", p.verdict]
+                cells += [format_p(p.p_value), format_p(p.p_holm), p.test or "—", p.verdict]
                 lines.append(_md_row(cells))
             lines += ["", "### Per-problem differences", ""]
             for p in self.pairs:
@@ -517,7 +526,8 @@ def compare_runs(
             )
         pairs.append(pair)
 
-    board = rank(board)
+    pairs = holm_adjust(pairs)
+    board = assign_tiers(rank(board), pairs, alpha)
     settings = {
         "n_boot": n_boot,
         "level": level,
@@ -527,11 +537,52 @@ def compare_runs(
         "solved_means": _RULE_TEXT[solved],
         "interval": "percentile bootstrap over problems; for k > 1 samples are resampled "
         "within problems too; pairs resample the same problems for both runs",
+        "tiers": f"runs in one tier are not distinguishable at {alpha:g} by the pass@1 "
+        "paired test after Holm correction over the task's pairs; unpaired runs are not told "
+        "apart",
         "pass1_test": "McNemar exact (binomial on discordant problems) when both runs have "
         "one sample per problem, else Wilcoxon signed-rank on per-problem pass rates",
         "store": str(store.path),
     }
     return Comparison(ks, board, pairs, warnings, settings)
+
+
+def holm_adjust(pairs: list[PairRow]) -> list[PairRow]:
+    """Each pair's pass@1 p-value after Holm's step-down correction over its task's pairs
+    (the family a tier is read from)."""
+    out = list(pairs)
+    for task in dict.fromkeys(p.task for p in pairs):
+        tested = sorted(
+            (i for i, p in enumerate(pairs) if p.task == task and p.p_value is not None),
+            key=lambda i: pairs[i].p_value or 0.0,
+        )
+        running = 0.0
+        for j, i in enumerate(tested):
+            p = float(pairs[i].p_value or 0.0)
+            running = max(running, min(1.0, (len(tested) - j) * p))
+            out[i] = replace(pairs[i], p_holm=running)
+    return out
+
+
+def assign_tiers(rows: list[LeaderRow], pairs: list[PairRow], alpha: float) -> list[LeaderRow]:
+    """Tiers down each task's ranking: a run joins the current tier unless the Holm-adjusted
+    paired test separates it from some run already in it; then it opens the next tier."""
+    separated = {
+        frozenset((p.run_a, p.run_b)) for p in pairs if p.p_holm is not None and p.p_holm <= alpha
+    }
+    out: list[LeaderRow] = []
+    tier_of_task: dict[str, tuple[int, list[int]]] = {}
+    for row in rows:
+        if not row.metrics or row.metrics[0].k != 1 or row.metrics[0].estimate is None:
+            out.append(row)
+            continue
+        tier, members = tier_of_task.get(row.task, (0, []))
+        if not members or any(frozenset((row.run_id, m)) in separated for m in members):
+            tier, members = tier + 1, []
+        members.append(row.run_id)
+        tier_of_task[row.task] = (tier, members)
+        out.append(replace(row, tier=tier))
+    return out
 
 
 def rank(rows: list[LeaderRow]) -> list[LeaderRow]:
