@@ -292,3 +292,46 @@ def test_verdicts_reach_the_store_while_running(tmp_path: Path, data_dir: Path) 
     # At least one full batch was committed mid-run (more only if the 2 s flush also fired).
     assert executor.seen_mid_run is not None and 256 <= executor.seen_mid_run <= 300
     assert result.pass_at_k["pass@100"] == 1.0
+
+
+def test_rejudge_runs_timed_out_programs_alone_and_counts_load_dependent_ones(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    """A program that blocks until a wall-clock moment stands in for one that timed out only
+    because the machine was busy: it meets the wall backstop (4 x 1 s + 5 s) the first time and
+    passes when re-judged after that moment. A real infinite loop times out both times."""
+    import time
+
+    # the first judge must start before `until - 9 s` (so its backstop fires first) and the
+    # re-judge, which starts after that backstop, after it: 5 s of slack for the pool start
+    until = time.time() + 9 + 5
+    waits = (
+        "    import time\n"
+        f"    while time.time() < {until}:\n"
+        "        time.sleep(0.05)\n"
+        "    return len(string)\n"
+    )
+    loops = "    while True:\n        pass\n"
+    path = write_jsonl(
+        tmp_path / "s.jsonl",
+        [
+            {"task_id": "HumanEval/23", "completion": waits},
+            {"task_id": "HumanEval/23", "completion": loops},
+            {"task_id": "HumanEval/23", "completion": "    return len(string)\n"},
+        ],
+    )
+    result = evaluate(path, "humaneval", data_dir=data_dir, k=(1,), timeout=1.0, rejudge=True)
+    assert result.n_timed_out == 2 and result.rejudged == 2 and result.load_dependent == 1
+    assert result.to_dict()["rejudge"] == {"timed_out": 2, "load_dependent": 1}
+    assert any("load-dependent" in w and "HumanEval/23#0" in w for w in result.warnings)
+    with Store(result.store_path, create=False) as db:
+        stored = {v.sample_idx: v for v in db.verdicts(result.run_id)}
+    assert stored[0].status == "timed out"  # the first verdict stays; the second is recorded
+    assert stored[0].details["rejudge"]["status"] == "passed"
+    assert stored[0].details["rejudge"]["changed"] is True
+    assert stored[1].details["rejudge"] == {
+        "status": "timed out",
+        "result": "timed out",
+        "changed": False,
+    }
+    assert "rejudge" not in stored[2].details

