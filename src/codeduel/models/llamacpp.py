@@ -22,14 +22,17 @@ times slower than a prompt pass would be.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import random
 import secrets
+import signal
 import struct
+import threading
 import time
 import urllib.parse
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -149,6 +152,23 @@ def _import_xllamacpp() -> Any:
     return xllamacpp
 
 
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM while llama.cpp's server starts: a signal landing in its start-up
+    waits (EINTR) left the constructor blocked forever, so `codeduel sweep` never exited on
+    SIGTERM. Held signals are delivered the moment it returns; the server's threads, created
+    meanwhile, inherit the mask and never take them."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = {signal.SIGINT, signal.SIGTERM}
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+
+
 class LlamaCppModel(Model):
     """A GGUF file served by an in-process llama.cpp server.
 
@@ -199,7 +219,8 @@ class LlamaCppModel(Model):
         self._api_key = secrets.token_urlsafe(24)
         params.api_keys = [self._api_key]
         try:
-            self._server: Any = xllamacpp.Server(params)
+            with _signals_held():
+                self._server: Any = xllamacpp.Server(params)
         except (RuntimeError, ValueError):
             raise CodeduelError(
                 f"llama.cpp could not load {self.path}",
