@@ -24,7 +24,7 @@ from codeduel.execution.base import (
     Verdict,
     check_timeout,
 )
-from codeduel.execution.registry import executor_options, open_executor
+from codeduel.execution.registry import ExecutorOptions, executor_options, open_executor
 from codeduel.formats.samples import Sample, SampleSet, canonicalize, check_coverage, read_samples
 from codeduel.records.lifecycle import RunLifecycle
 from codeduel.records.store import SampleRecord, Store, VerdictRecord, spec_key
@@ -272,39 +272,51 @@ def evaluate(
                 )
             the_task.prepare(ex, samples.counts())
             verdicts = _judge(the_task, problems, samples, ex, db, run_id, progress, timeout, done)
+
+            def second_opinion(
+                changed_options: ExecutorOptions, indices: list[int], key: str, **extra: Any
+            ) -> list[str]:
+                """Judge ``indices`` again on another executor; store the updated verdicts."""
+                other = open_executor(executor_name, changed_options)
+                try:
+                    changed = _second_opinion(
+                        the_task, problems, samples, verdicts, other, timeout, indices, key, extra
+                    )
+                finally:
+                    other.close()
+                db.add_verdicts(
+                    run_id,
+                    [
+                        (samples.samples[i].task_id, samples.samples[i].sample_idx, verdicts[i])
+                        for i in indices
+                    ],
+                )
+                return changed
+
             if check_hash_seed:
                 seed = (hash_seed + 1) % 2**32
-                second = open_executor(executor_name, replace(options, hash_seed=seed))
-                try:
-                    changed = _recheck(the_task, problems, samples, verdicts, second, timeout, seed)
-                finally:
-                    second.close()
-                pairs = zip(samples.samples, verdicts, strict=True)
-                db.add_verdicts(run_id, [(s.task_id, s.sample_idx, v) for s, v in pairs])
+                changed = second_opinion(
+                    replace(options, hash_seed=seed),
+                    list(range(len(verdicts))),
+                    "hash_seed_check",
+                    seed=seed,
+                )
                 if changed:
-                    shown = ", ".join(changed[:5]) + (" ..." if len(changed) > 5 else "")
                     warnings.append(
                         f"{len(changed)} verdict(s) change with the hash seed ({hash_seed} vs "
-                        f"{seed}): {shown} (set/dict order decides them; see "
+                        f"{seed}): {_first_few(changed)} (set/dict order decides them; see "
                         "details.hash_seed_check)"
                     )
             rejudged = load_dependent = None
-            if rejudge:
-                alone = open_executor(executor_name, replace(options, workers=1))
-                try:
-                    rejudged, changed = _rejudge(
-                        the_task, problems, samples, verdicts, alone, timeout
-                    )
-                finally:
-                    alone.close()
-                load_dependent = len(changed)
-                pairs = zip(samples.samples, verdicts, strict=True)
-                db.add_verdicts(run_id, [(s.task_id, s.sample_idx, v) for s, v in pairs])
+            if rejudge:  # one worker: each timed-out program runs alone
+                timed_out = [i for i, v in enumerate(verdicts) if v.status == "timed out"]
+                changed = second_opinion(replace(options, workers=1), timed_out, "rejudge")
+                rejudged, load_dependent = len(timed_out), len(changed)
                 if changed:
-                    shown = ", ".join(changed[:5]) + (" ..." if len(changed) > 5 else "")
                     warnings.append(
                         f"{len(changed)} of {rejudged} timed-out verdict(s) are load-dependent: "
-                        f"run alone they did not time out ({shown}; see details.rejudge)"
+                        f"run alone they did not time out ({_first_few(changed)}; see "
+                        "details.rejudge)"
                     )
             result = _result(task, dataset, samples, verdicts, ks, warnings, results_path)
             result.rejudged, result.load_dependent = rejudged, load_dependent
@@ -375,30 +387,33 @@ def _result(
     )
 
 
-def _recheck(
+def _second_opinion(
     task: Task,
     problems: dict[str, Problem],
     samples: SampleSet,
     verdicts: list[Verdict],
     executor: Executor,
     timeout: float | None,
-    seed: int,
+    indices: list[int],
+    key: str,
+    extra: dict[str, Any],
 ) -> list[str]:
-    """Judge every sample again under hash seed ``seed``; record the second verdict in each
-    first one's details and return ``task_id#idx`` of those whose status changed."""
+    """Judge the samples at ``indices`` again on ``executor`` (another hash seed, or one idle
+    worker); record the second verdict in the first one's ``details[key]`` (the first stays the
+    verdict) and return ``task_id#idx`` of those whose status changed."""
 
     def programs() -> Iterator[Program]:
-        for s in samples.samples:
-            program = task.program(problems[s.task_id], s.record, key=str(s.index))
+        for i in indices:
+            s = samples.samples[i]
+            program = task.program(problems[s.task_id], s.record, key=str(i))
             yield replace(program, timeout_s=timeout) if timeout is not None else program
 
     changed: list[str] = []
     for second in executor.run(programs()):
         index = int(second.key)
-        first = verdicts[index]
-        differs = second.status != first.status
-        first.details["hash_seed_check"] = {
-            "seed": seed,
+        differs = second.status != verdicts[index].status
+        verdicts[index].details[key] = {
+            **extra,
             "status": second.status,
             "result": second.result[:300],
             "changed": differs,
@@ -409,34 +424,8 @@ def _recheck(
     return sorted(changed)
 
 
-def _rejudge(
-    task: Task,
-    problems: dict[str, Problem],
-    samples: SampleSet,
-    verdicts: list[Verdict],
-    executor: Executor,
-    timeout: float | None,
-) -> tuple[int, list[str]]:
-    """Run each timed-out sample again, one at a time on ``executor`` (one idle worker);
-    record the second verdict in the first's details; return how many ran and ``task_id#idx``
-    of those whose status changed."""
-    indices = [i for i, v in enumerate(verdicts) if v.status == "timed out"]
-    changed: list[str] = []
-    for i in indices:
-        s = samples.samples[i]
-        program = task.program(problems[s.task_id], s.record, key=str(i))
-        if timeout is not None:
-            program = replace(program, timeout_s=timeout)
-        (second,) = executor.run([program])
-        differs = second.status != verdicts[i].status
-        verdicts[i].details["rejudge"] = {
-            "status": second.status,
-            "result": second.result[:300],
-            "changed": differs,
-        }
-        if differs:
-            changed.append(f"{s.task_id}#{s.sample_idx}")
-    return len(indices), changed
+def _first_few(keys: list[str]) -> str:
+    return ", ".join(keys[:5]) + (" ..." if len(keys) > 5 else "")
 
 
 def _verdict(record: VerdictRecord) -> Verdict:

@@ -19,6 +19,7 @@ the same benchmark give the real figure (``discordance_of``), usually far lower.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -120,14 +121,7 @@ def problems_needed(
         if hi >= MAX_PROBLEMS:
             return None
         hi = min(MAX_PROBLEMS, hi * 2)
-    lo = hi // 2
-    # the smallest n in (lo, hi] that reaches it, scanning the zigzag near the boundary
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if enough(mid):
-            hi = mid
-        else:
-            lo = mid
+    hi = _first_reaching(hi // 2, hi, enough)
     for _ in range(64):  # a dip just below the boundary may still reach it
         if hi > 1 and enough(hi - 1):
             hi -= 1
@@ -159,14 +153,18 @@ def minimum_detectable_difference(
     top = int(largest * 1000 + 1e-9)
     if top < 1 or not enough(top):
         return None
-    lo, hi = 0, top
+    return _first_reaching(0, top, enough) / 1000
+
+
+def _first_reaching(lo: int, hi: int, enough: Callable[[int], bool]) -> int:
+    """Bisection: the smallest x in (lo, hi] with ``enough(x)``, given ``enough(hi)``."""
     while hi - lo > 1:
         mid = (lo + hi) // 2
         if enough(mid):
             hi = mid
         else:
             lo = mid
-    return hi / 1000
+    return hi
 
 
 def plan(
