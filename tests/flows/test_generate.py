@@ -67,8 +67,10 @@ def _finish(proc: subprocess.Popen[str]) -> dict:
 
 def test_killed_run_resumes_to_the_same_verdicts(tmp_path: Path) -> None:
     reference_store = tmp_path / "reference.sqlite"
-    reference = _finish(_codeduel(reference_store))
+    reference = _finish(_codeduel(reference_store, "--rejudge"))
     assert reference["n_problems"] == LIMIT and reference["n_samples"] == LIMIT
+    timed_out = sum(1 for r in _rows(reference_store) if r[3] == "timed out")
+    assert reference["rejudge"]["timed_out"] == timed_out  # --rejudge reaches the run
     assert reference["pass@1"] is not None and reference["resumed"] is False
     assert reference["spec"]["template"] == "humaneval-chat-prefill"
 
@@ -159,3 +161,50 @@ def test_greedy_problems_are_batched_and_sampled_ones_are_not() -> None:
     got = [[p.task_id for p, _, _ in chunk] for chunk in batches(todo, 2)]
     assert got == [["P/0", "P/1"], ["P/2"], ["P/3"], ["P/4"], ["P/5"], ["P/6"]]
     assert [len(c) for c in batches([item(i) for i in range(5)], 1)] == [1] * 5
+
+
+def test_rejudge_reruns_a_runs_timed_out_programs_alone(tmp_path: Path, data_dir: Path) -> None:
+    """``run --rejudge`` on stored samples: a program that waits for a moment already past (it
+    timed out only because it started early, as under load) passes alone and is counted as
+    load-dependent; an infinite loop times out again; the first verdicts stay."""
+    from codeduel.execution.base import Verdict
+    from codeduel.execution.registry import executor_options
+    from codeduel.flows.generate import _rejudge
+    from codeduel.records.store import SampleRecord, Store
+    from codeduel.tasks import get_task
+
+    task = get_task("humaneval", data_dir)
+    problem = task.get("HumanEval/23")
+    waits = (
+        "    import time\n"
+        f"    while time.time() < {time.time() + 1}:\n"
+        "        time.sleep(0.05)\n"
+        "    return len(string)\n"
+    )
+    loops = "    while True:\n        pass\n"
+    with Store(tmp_path / "r.sqlite") as db:
+        run_id = db.create_run(kind="run", spec={}, task="humaneval")
+        db.add_samples(
+            run_id,
+            [
+                SampleRecord(
+                    task_id=problem.task_id,
+                    sample_idx=i,
+                    completion=code,
+                    extra={"sample": {"completion": code}},
+                )
+                for i, code in enumerate([waits, loops])
+            ],
+        )
+        first = Verdict(key="", status="timed out", duration_s=1.0)
+        db.add_verdicts(run_id, [(problem.task_id, i, first) for i in range(2)])
+        time.sleep(1.1)
+        options = executor_options(task.packages, timeout=1.0, data_dir=data_dir)
+        count, changed = _rejudge(task, {problem.task_id: problem}, db, run_id, "local", options)
+        assert (count, changed) == (2, ["HumanEval/23#0"])
+        stored = {v.sample_idx: v for v in db.verdicts(run_id)}
+    assert stored[0].status == "timed out" and stored[1].status == "timed out"
+    assert stored[0].details["rejudge"]["status"] == "passed"
+    assert stored[0].details["rejudge"]["changed"] is True
+    assert stored[1].details["rejudge"]["status"] == "timed out"
+    assert stored[1].details["rejudge"]["changed"] is False

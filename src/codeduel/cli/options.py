@@ -92,3 +92,11 @@ HashSeedOpt = Annotated[
         help="PYTHONHASHSEED of the sandboxes (set and dict order); recorded in every verdict.",
     ),
 ]
+RejudgeOpt = Annotated[
+    bool,
+    typer.Option(
+        "--rejudge",
+        help="Run every timed-out program again alone on one idle worker; record both "
+        "verdicts and count the load-dependent ones.",
+    ),
+]

@@ -31,6 +31,7 @@ from codeduel.cli.options import (
     MaxNewTokensOpt,
     ModelOpt,
     RayAddressOpt,
+    RejudgeOpt,
     RequireIsolationOpt,
     SeedOpt,
     StoreOpt,
@@ -100,6 +101,7 @@ def run_cmd(
     ] = None,
     require_isolation: RequireIsolationOpt = None,
     hash_seed: HashSeedOpt = 0,
+    rejudge: RejudgeOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Generate with a model, execute and score; resumes an interrupted identical run."""
@@ -141,6 +143,7 @@ def run_cmd(
                 gen_workers=gen_workers,
                 require_isolation=require_isolation,
                 hash_seed=hash_seed,
+                rejudge=rejudge,
             )
         if as_json:
             print_json(result.to_dict())
@@ -172,6 +175,12 @@ def run_cmd(
             ),
             highlight=False,
         )
+        if result.rejudged is not None:
+            out.print(
+                f"re-judged alone: {result.rejudged} timed-out program(s), "
+                f"{result.load_dependent} load-dependent",
+                highlight=False,
+            )
         out.print(f"store:   {safe(str(result.store_path))} (run {result.run_id})", highlight=False)
         for warning in result.warnings:
             out.print(f"warning: {safe(warning)}", style="yellow", soft_wrap=True)

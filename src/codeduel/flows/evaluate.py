@@ -344,7 +344,7 @@ def _stored(
         db.add_samples(run_id, (_sample_record(s, problems[s.task_id]) for s in batch))
     if not resumed:
         return {}
-    return {(v.task_id, v.sample_idx): _verdict(v) for v in db.verdicts(run_id)}
+    return {(v.task_id, v.sample_idx): stored_verdict(v) for v in db.verdicts(run_id)}
 
 
 def _result(
@@ -428,7 +428,7 @@ def _first_few(keys: list[str]) -> str:
     return ", ".join(keys[:5]) + (" ..." if len(keys) > 5 else "")
 
 
-def _verdict(record: VerdictRecord) -> Verdict:
+def stored_verdict(record: VerdictRecord) -> Verdict:
     """A stored verdict as the executor returned it (for a resumed run's results file)."""
     return Verdict(
         key="",

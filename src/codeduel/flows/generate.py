@@ -16,7 +16,7 @@ import json
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +24,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from codeduel.errors import CodeduelError, require_positive
 from codeduel.execution.base import Verdict
-from codeduel.execution.registry import SubmittingExecutor, executor_options, open_executor
+from codeduel.execution.registry import (
+    ExecutorOptions,
+    SubmittingExecutor,
+    executor_options,
+    open_executor,
+)
 from codeduel.models import GenParams, Model, load_model, resolve
 from codeduel.models.base import check_params
 from codeduel.models.formats import InfillFormat
@@ -35,7 +40,13 @@ from codeduel.records.store import SampleRecord, Store, spec_key
 from codeduel.scoring.passk import parse_ks, pass_at_k_table
 from codeduel.tasks import get_task
 from codeduel.tasks.base import DatasetInfo, Problem, Task
-from codeduel.tasks.prompting import Family, InfillingFamily, RunOptions, family_for
+from codeduel.tasks.prompting import (
+    Family,
+    InfillingFamily,
+    PromptVariant,
+    RunOptions,
+    family_for,
+)
 
 if TYPE_CHECKING:
     from codeduel.cluster.generation import RayModelPool
@@ -103,13 +114,17 @@ class RunSpec(BaseModel):
     max_new_tokens: int
     seed: int
     fim_order: str | None = None  # infilling tasks only: "psm" or "spm"
+    # Greedy problems per backend call when set (None: the backend's own batch): batched greedy
+    # decoding need not give the same text, so a run at another batch size is another run.
+    batch_size: int | None = None
 
     def key(self) -> str:
         """A stable hash of the spec (sorted JSON); fields left at None by older versions are
         dropped so runs stored before they existed keep their keys and still resume."""
         data = self.model_dump()
-        if data.get("fim_order") is None:
-            data.pop("fim_order", None)
+        for name in ("fim_order", "batch_size"):
+            if data.get(name) is None:
+                data.pop(name, None)
         return spec_key(data)
 
 
@@ -132,6 +147,10 @@ class RunResult:
     published: dict[str, float | None]
     store_path: Path
     warnings: list[str] = field(default_factory=list)
+    reused: bool = False  # read back from an earlier finished run (``reuse_finished``)
+    # with rejudge: timed-out programs run again alone, and how many then did not time out
+    rejudged: int | None = None
+    load_dependent: int | None = None
 
     def summary(self) -> dict[str, Any]:
         """Headline numbers in the same shape as ``evaluate --json``."""
@@ -166,6 +185,8 @@ class RunResult:
                 "warnings": self.warnings,
             }
         )
+        if self.rejudged is not None:
+            out["rejudge"] = {"timed_out": self.rejudged, "load_dependent": self.load_dependent}
         return out
 
 
@@ -243,6 +264,10 @@ def run(
     gen_workers: int | None = None,
     require_isolation: str | Sequence[str] | None = None,
     hash_seed: int = 0,
+    variant: PromptVariant | None = None,
+    batch_size: int | None = None,
+    reuse_finished: bool = False,
+    rejudge: bool = False,
 ) -> RunResult:
     """Generate ``n`` samples per problem with ``model``, judge them, and record everything.
 
@@ -259,6 +284,14 @@ def run(
     where the cluster has GPUs), taking problems from a shared queue; None generates here.
     ``require_isolation``: sandbox layers that must be active (``"all"`` or names);
     ``hash_seed``: the sandboxes' ``PYTHONHASHSEED`` (recorded in every verdict).
+    ``variant``: a departure from the task's default prompt (see
+    :class:`~codeduel.tasks.prompting.PromptVariant`); ``batch_size``: greedy problems per
+    backend call instead of the backend's own; both are part of the run's identity.
+    ``reuse_finished``: a finished run of the same spec is read back instead of made again
+    (experiments that revisit a configuration, e.g. ``reproduce``).
+    ``rejudge``: every timed-out program runs again alone on a one-worker executor; both
+    verdicts are kept (the second in ``details["rejudge"]``) and changed ones are counted as
+    load-dependent in the summary.
     """
     started = time.perf_counter()
     # Everything a user can get wrong is checked before a model is loaded or a run recorded.
@@ -272,12 +305,18 @@ def run(
         n=n,
         seed=seed,
     )
-    require_positive(limit=limit, workers=workers)
+    require_positive(limit=limit, workers=workers, batch_size=batch_size)
     resolved = resolve(model)  # once: the record name, the preset, the backend
     spec_name, preset = resolved.name, resolved.record_preset
     the_task = get_task(task, Path(data_dir) if data_dir is not None else None)
     family: Family = family_for(task).bind(
-        RunOptions(model=spec_name, preset=preset, fim_order=fim_order, fim_format=fim_format)
+        RunOptions(
+            model=spec_name,
+            preset=preset,
+            fim_order=fim_order,
+            fim_format=fim_format,
+            variant=variant or PromptVariant(),
+        )
     )
     chosen_style: Style = (
         style or family.fixed_style or (preset.prompt_style if preset else "completion")
@@ -299,17 +338,15 @@ def run(
         use_pool = gen_workers is not None and loaded_model is None
         # --ray-address serves the generation workers too; only then may a local executor see it.
         exec_address = None if use_pool and executor == "local" else ray_address
-        judge = open_executor(
-            executor,
-            executor_options(
-                the_task.packages,
-                workers=workers,
-                data_dir=data_dir,
-                ray_address=exec_address,
-                require_isolation=require_isolation,
-                hash_seed=hash_seed,
-            ),
+        exec_opts = executor_options(
+            the_task.packages,
+            workers=workers,
+            data_dir=data_dir,
+            ray_address=exec_address,
+            require_isolation=require_isolation,
+            hash_seed=hash_seed,
         )
+        judge = open_executor(executor, exec_opts)
         options: dict[str, Any] = {}
         if base_url is not None:
             if resolved.prefix != "openai":
@@ -345,7 +382,28 @@ def run(
             max_new_tokens=max_new_tokens,
             seed=seed,
             fim_order=family.order if isinstance(family, InfillingFamily) else None,
+            batch_size=batch_size,
         )
+        if reuse_finished:
+            done_run = db.finished_run(kind="run", key=spec.key())
+            if done_run is not None:
+                summary = done_run.summary or {}
+                reused = _score(
+                    db,
+                    done_run.id,
+                    spec,
+                    dataset,
+                    problems,
+                    ks,
+                    preset,
+                    resumed=True,
+                    gen_tokens=int(summary.get("generated_tokens", 0)),
+                    gen_seconds=float(summary.get("generation_s", 0.0)),
+                    duration_s=float(summary.get("duration_s", 0.0)),
+                    warnings=list(summary.get("warnings", [])),
+                )
+                reused.reused = True
+                return reused
         run_id, resumed = life.start(
             kind="run",
             key=spec.key(),
@@ -457,7 +515,7 @@ def run(
             assert lm is not None
             # Greedy problems go to the backend together (up to its greedy_batch samples per
             # call); each is stored as soon as its call returns, so a crash loses one call.
-            size = max(1, lm.greedy_batch // n)
+            size = max(1, (batch_size or lm.greedy_batch) // n)
             for chunk in batches(todo, size):
                 t0 = time.perf_counter()
                 outs = generate_many(lm, [prompt for _, prompt, _ in chunk], chunk[0][2])
@@ -468,7 +526,7 @@ def run(
             # Every replica takes problems from one queue (greedy ones batched as above);
             # store them in completion order.
             t0 = time.perf_counter()
-            size = max(1, pool.greedy_batch // n)
+            size = max(1, (batch_size or pool.greedy_batch) // n)
             futures = {
                 pool.submit_many([prompt for _, prompt, _ in chunk], chunk[0][2]): chunk
                 for chunk in batches(todo, size)
@@ -478,6 +536,17 @@ def run(
                     record(*item, completions)
             gen_seconds = time.perf_counter() - t0
         drain(wait=True)
+        warnings = _lost_workers(pool, judge)
+        rejudged = None
+        if rejudge:
+            judge.close()  # its workers are idle now; the second opinion needs the CPUs
+            rejudged = _rejudge(the_task, by_id, db, run_id, executor, exec_opts)
+            if rejudged[1]:
+                warnings.append(
+                    f"{len(rejudged[1])} of {rejudged[0]} timed-out verdict(s) are "
+                    f"load-dependent: run alone they did not time out ({', '.join(rejudged[1][:5])}"
+                    f"{' ...' if len(rejudged[1]) > 5 else ''}; see details.rejudge)"
+                )
         return _finish(
             life,
             run_id,
@@ -490,7 +559,8 @@ def run(
             gen_tokens,
             gen_seconds,
             started,
-            _lost_workers(pool, judge),
+            warnings,
+            rejudged,
         )
     except BaseException as err:
         life.fail(err)
@@ -503,6 +573,53 @@ def run(
         if pool is not None:
             pool.close()
         life.close()
+
+
+def _rejudge(
+    task: Task,
+    by_id: dict[str, Problem],
+    db: Store,
+    run_id: int,
+    executor: str,
+    options: ExecutorOptions,
+) -> tuple[int, list[str]]:
+    """Run every timed-out program of the run again, alone (one worker), and store the second
+    verdict in the first one's ``details["rejudge"]`` (the first stays the verdict). Returns how
+    many were re-judged and ``task_id#idx`` of those whose status changed."""
+    from codeduel.flows.evaluate import stored_verdict
+
+    first = {
+        (v.task_id, v.sample_idx): stored_verdict(v)
+        for v in db.verdicts(run_id)
+        if v.status == "timed out" and v.task_id in by_id
+    }
+    if not first:
+        return 0, []
+    samples = {(s.task_id, s.sample_idx): s for s in db.samples(run_id)}
+    programs = [
+        task.program(
+            by_id[tid], (samples[(tid, idx)].extra or {}).get("sample", {}), key=f"{tid}#{idx}"
+        )
+        for tid, idx in first
+    ]
+    other = open_executor(executor, replace(options, workers=1))
+    changed: list[str] = []
+    try:
+        for second in other.run(programs):
+            tid, _, idx = second.key.rpartition("#")
+            verdict = first[(tid, int(idx))]
+            differs = second.status != verdict.status
+            verdict.details["rejudge"] = {
+                "status": second.status,
+                "result": second.result[:300],
+                "changed": differs,
+            }
+            if differs:
+                changed.append(second.key)
+    finally:
+        other.close()
+    db.add_verdicts(run_id, [(tid, idx, v) for (tid, idx), v in first.items()])
+    return len(first), sorted(changed)
 
 
 def _lost_workers(pool: RayModelPool | None, judge: Any) -> list[str]:
@@ -535,9 +652,47 @@ def _finish(
     gen_seconds: float,
     started: float,
     warnings: list[str] | None = None,
+    rejudged: tuple[int, list[str]] | None = None,
 ) -> RunResult:
     """Score from the store (so a resumed run counts its earlier verdicts too) and close it."""
-    db = life.db
+    result = _score(
+        life.db,
+        run_id,
+        spec,
+        dataset,
+        problems,
+        ks,
+        preset,
+        resumed=resumed,
+        gen_tokens=gen_tokens,
+        gen_seconds=gen_seconds,
+        duration_s=time.perf_counter() - started,
+        warnings=list(warnings or ()),
+    )
+    if rejudged is not None:
+        result.rejudged, result.load_dependent = rejudged[0], len(rejudged[1])
+    summary = result.to_dict()
+    summary.pop("run_id")
+    life.finish(summary)
+    return result
+
+
+def _score(
+    db: Store,
+    run_id: int,
+    spec: RunSpec,
+    dataset: DatasetInfo,
+    problems: list[Problem],
+    ks: tuple[int, ...],
+    preset: Preset | None,
+    *,
+    resumed: bool,
+    gen_tokens: int,
+    gen_seconds: float,
+    duration_s: float,
+    warnings: list[str],
+) -> RunResult:
+    """A run's result computed from its stored verdicts (the store is the only truth)."""
     wanted = {p.task_id for p in problems}
     per_problem: dict[str, tuple[int, int]] = {}
     counts = {"passed": 0, "failed": 0, "timed out": 0}
@@ -555,7 +710,7 @@ def _finish(
     if preset is not None and pub_key is not None:
         for kk in ks:
             published[f"pass@{kk}"] = getattr(preset.published, f"{pub_key}_pass{kk}", None)
-    result = RunResult(
+    return RunResult(
         run_id=run_id,
         spec=spec,
         dataset=dataset,
@@ -567,12 +722,8 @@ def _finish(
         resumed=resumed,
         generated_tokens=gen_tokens,
         generation_s=gen_seconds,
-        duration_s=time.perf_counter() - started,
+        duration_s=duration_s,
         published=published,
         store_path=db.path,
-        warnings=list(warnings or ()),
+        warnings=warnings,
     )
-    summary = result.to_dict()
-    summary.pop("run_id")
-    life.finish(summary)
-    return result

@@ -510,6 +510,14 @@ class Store:
         record = {"key": key, **spec}
         return self.create_run(kind=kind, spec=record, task=task, dataset=dataset), False
 
+    def finished_run(self, *, kind: str, key: str) -> RunRecord | None:
+        """The newest finished run of ``kind`` whose spec carries ``key``, if any: what an
+        experiment revisiting a configuration reads back instead of running it again."""
+        for run in self.list_runs():  # newest first
+            if run.kind == kind and run.spec.get("key") == key and run.status == "finished":
+                return run
+        return None
+
     @_guarded
     def reopen_run(self, run_id: int) -> RunRecord:
         """Mark a killed or interrupted run ``running`` again, to resume it (see sample_keys)."""
