@@ -22,6 +22,8 @@ from pathlib import Path
 from codeduel.errors import CodeduelError
 from codeduel.execution.doctor import DoctorReport
 from codeduel.execution.doctor import doctor_check as doctor
+from codeduel.flows.determinism import DeterminismResult
+from codeduel.flows.determinism import run_determinism as audit_determinism
 from codeduel.flows.evaluate import (
     EvaluateResult,
     evaluate,
@@ -37,6 +39,8 @@ from codeduel.flows.longcontext.keyretrieval import (
 from codeduel.flows.longcontext.keyretrieval import run_key_retrieval as key_retrieval
 from codeduel.flows.longcontext.perplexity import PerplexityResult
 from codeduel.flows.longcontext.perplexity import run_perplexity as perplexity
+from codeduel.flows.reproduce import FACTORS, ReproduceResult
+from codeduel.flows.reproduce import run_reproduce as reproduce
 from codeduel.flows.selfinstruct import SelfInstructResult, selfinstruct
 from codeduel.flows.sweep import SweepResult, parse_temperatures
 from codeduel.flows.sweep import run_sweep as sweep
@@ -54,9 +58,11 @@ from codeduel.tasks import get_task, task_names
 
 __all__ = [
     "DECODING_PRESETS",
+    "FACTORS",
     "STYLES",
     "CodeduelError",
     "Comparison",
+    "DeterminismResult",
     "DoctorReport",
     "EvaluateResult",
     "InfillFormat",
@@ -65,6 +71,7 @@ __all__ = [
     "PowerPlan",
     "Preset",
     "ReportResult",
+    "ReproduceResult",
     "RunInterrupted",
     "RunRecord",
     "RunResult",
@@ -72,6 +79,7 @@ __all__ = [
     "Store",
     "SweepResult",
     "VerdictRecord",
+    "audit_determinism",
     "compare",
     "decoding",
     "default_store_path",
@@ -92,6 +100,7 @@ __all__ = [
     "perplexity",
     "plan",
     "report",
+    "reproduce",
     "results_path_for",
     "run",
     "run_verdicts",
@@ -155,12 +164,17 @@ def plan(
     like: Sequence[int] = (),
     store: str | Path | None = None,
     data_dir: str | Path | None = None,
+    samples: Sequence[int] = (),
+    concentration: float = 1.0,
 ) -> PowerPlan:
     """Problems needed to tell ``baseline + delta`` from ``baseline`` (pass@1 fractions) at
     ``power`` with the paired test ``compare`` uses, and, for ``task``, what its problems can
     detect as they are. ``discordance``: the share of problems two such models disagree on;
     ``like=(run_a, run_b)`` measures it from two stored greedy runs of one task; default:
-    the models fail independently (the most conservative case)."""
+    the models fail independently (the most conservative case). ``samples``: also the problems
+    needed at each number of samples per problem, by simulating the Wilcoxon test ``compare``
+    uses for them (``concentration``: how alike the problems' difficulties are; 1 = most are
+    almost always or almost never solved, as on HumanEval)."""
     if like:
         if discordance is not None:
             raise CodeduelError(
@@ -177,6 +191,8 @@ def plan(
         power=power,
         alpha=alpha,
         n_problems=n_problems,
+        samples=tuple(samples),
+        concentration=concentration,
     )
 
 

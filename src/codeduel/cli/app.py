@@ -31,6 +31,7 @@ COMMANDS: tuple[str, ...] = (
     "run",
     "compare",
     "plan",
+    "reproduce",
     "infill",
     "sweep",
     "longcontext",

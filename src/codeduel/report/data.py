@@ -117,6 +117,19 @@ class Matrix:
     columns: list[MatrixColumn]
 
 
+@dataclass(frozen=True)
+class Experiment:
+    """A ``reproduce`` or ``audit determinism`` experiment: its arms against the reference."""
+
+    run_id: int
+    kind: str
+    model: str
+    task: str
+    headline: str
+    published: float | None
+    arms: list[dict[str, Any]]  # name, level, pass@1, low, high, run_id, effect fields
+
+
 @dataclass
 class ReportData:
     """All sections' data; empty lists mean "nothing of this kind in the chosen runs"."""
@@ -133,6 +146,7 @@ class ReportData:
     retrieval: list[RetrievalGrid] = field(default_factory=list)
     perplexity: list[PerplexityCurve] = field(default_factory=list)
     matrices: list[Matrix] = field(default_factory=list)
+    experiments: list[Experiment] = field(default_factory=list)
     cells: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
@@ -262,6 +276,53 @@ def build_sweeps(runs: Sequence[RunRecord]) -> list[SweepSeries]:
                 )
             )
     return series
+
+
+#: Run kinds whose summaries hold an experiment of greedy arms (flows/experiment.py).
+EXPERIMENT_KINDS = ("reproduce", "audit-determinism")
+
+
+def build_experiments(runs: Sequence[RunRecord]) -> list[Experiment]:
+    """Each finished experiment's arms, joined with their effects against the reference arm."""
+    out = []
+    for run in runs:
+        summary = run.summary or {}
+        if run.kind not in EXPERIMENT_KINDS or not summary.get("arms"):
+            continue
+        effects = {e["arm"]: e for e in summary.get("effects", [])}
+        arms = []
+        for arm in summary["arms"]:
+            e = effects.get(arm["name"], {})
+            arms.append(
+                {
+                    "name": str(arm["name"]),
+                    "factor": str(arm.get("factor", "")),
+                    "level": str(arm.get("level", "")),
+                    "template": str(arm.get("template", "")),
+                    "pass1": float(arm["pass@1"]),
+                    "low": float(arm["low"]),
+                    "high": float(arm["high"]),
+                    "run_id": int(arm["run_id"]),
+                    "diff": e.get("diff"),
+                    "diff_low": e.get("low"),
+                    "diff_high": e.get("high"),
+                    "p_value": e.get("p_value"),
+                    "share": e.get("share_of_gap"),
+                }
+            )
+        published = summary.get("published")
+        out.append(
+            Experiment(
+                run_id=run.id,
+                kind=run.kind,
+                model=str(summary.get("model", "")),
+                task=str(summary.get("task", run.task or "")),
+                headline=str(summary.get("headline", "")),
+                published=float(published) if isinstance(published, (int, float)) else None,
+                arms=arms,
+            )
+        )
+    return out
 
 
 def build_infill(
@@ -477,5 +538,6 @@ def collect(
     data.retrieval = build_retrieval(runs, labels)
     data.perplexity = build_perplexity(runs, labels)
     data.matrices = build_matrices(store, scored, labels, counts)
+    data.experiments = build_experiments(runs)
     data.cells = build_cells(store, scored, samples_per_cell)
     return data

@@ -307,6 +307,37 @@ def perplexity_plot(data: ReportData) -> Plot | None:
     return Plot("perplexity", "Per-token perplexity by position bucket", fig)
 
 
+def experiments_plot(data: ReportData) -> Plot | None:
+    """Each experiment's arms: pass@1 with its interval, the published figure as a line."""
+    if not data.experiments:
+        return None
+    shown = data.experiments[-4:]  # the newest four; the tables list them all
+    heights = [0.9 + 0.32 * len(e.arms) for e in shown]
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(
+            len(shown), 1, figsize=(7.0, sum(heights)), squeeze=False,
+            gridspec_kw={"height_ratios": heights},
+        )  # fmt: skip
+        for ax, exp in zip(axes[:, 0], shown, strict=True):
+            ys = list(range(len(exp.arms)))[::-1]
+            for y, arm in zip(ys, exp.arms, strict=True):
+                colour = _color(0 if arm["diff"] is None else 1)
+                ax.errorbar(
+                    _pct(arm["pass1"]), y,
+                    xerr=[[_pct(arm["pass1"] - arm["low"])], [_pct(arm["high"] - arm["pass1"])]],
+                    fmt="o", color=colour, capsize=3,
+                )  # fmt: skip
+            if exp.published is not None:
+                ax.axvline(_pct(exp.published), color=_color(3), ls="--", label="published")
+                ax.legend(fontsize=8, loc="lower right")
+            ax.set_yticks(ys, [a["name"] for a in exp.arms], fontsize=8)
+            ax.set_xlim(0, 100)
+            ax.set_title(f"#{exp.run_id} {exp.kind}: {short_model(exp.model)} on {exp.task}")
+        axes[-1][0].set_xlabel("pass@1 (%), greedy, 95 % bootstrap interval")
+        fig.tight_layout()
+    return Plot("experiments", "Each arm's greedy pass@1 against the published figure", fig)
+
+
 FIGURES: dict[str, Callable[[ReportData], Plot | None]] = {
     "leaderboard": leaderboard_plot,
     "pass_at_k": pass_at_k_plot,
@@ -314,6 +345,7 @@ FIGURES: dict[str, Callable[[ReportData], Plot | None]] = {
     "infilling": infill_plot,
     "key_retrieval": retrieval_plot,
     "perplexity": perplexity_plot,
+    "experiments": experiments_plot,
 }
 
 

@@ -169,6 +169,39 @@ def _matrix(mx: Matrix, data: ReportData) -> dict[str, Any]:
     return {"task": mx.task, "columns": columns, "rows": rows}
 
 
+def _experiments(data: ReportData) -> list[dict[str, Any]]:
+    def points(x: Any) -> str:
+        return "" if x is None else f"{100 * float(x):+.1f}"
+
+    out = []
+    for exp in data.experiments:
+        rows = []
+        for a in exp.arms:
+            effect = "reference"
+            if a["diff"] is not None:
+                effect = f"{points(a['diff'])} [{points(a['diff_low'])}, {points(a['diff_high'])}]"
+            rows.append(
+                {
+                    "name": a["name"],
+                    "template": a["template"],
+                    "pass1": f"{_pct(a['pass1'])} [{_pct(a['low'])}, {_pct(a['high'])}]",
+                    "effect": effect,
+                    "p": "" if a["p_value"] is None else format_p(a["p_value"]),
+                    "share": "" if a["share"] is None else f"{100 * a['share']:.0f} %",
+                    "run_id": a["run_id"],
+                }
+            )
+        out.append(
+            {
+                "title": f"#{exp.run_id} {exp.kind}: {exp.model} on {exp.task}",
+                "headline": exp.headline,
+                "published": _pct(exp.published),
+                "rows": rows,
+            }
+        )
+    return out
+
+
 def _repro(data: ReportData) -> list[dict[str, Any]]:
     out = []
     for run in data.runs:
@@ -212,6 +245,7 @@ def render(data: ReportData, plots: dict[str, Plot]) -> str:
         {"id": "leaderboard", "title": "Leaderboard"},
         {"id": "pairs", "title": "Paired comparisons"},
         *({"id": a, "title": t} for a, _, t, _ in FIGURE_SECTIONS),
+        {"id": "experiments", "title": "Reproduce & audits"},
         {"id": "matrix", "title": "Problems × runs"},
         {"id": "reproducibility", "title": "Reproducibility"},
     ]
@@ -241,6 +275,7 @@ def render(data: ReportData, plots: dict[str, Plot]) -> str:
             for a, n, t, e in FIGURE_SECTIONS
         ],
         matrices=[_matrix(mx, data) for mx in data.matrices],
+        experiments=_experiments(data),
         scale_css=", ".join(SCALE),
         repro=_repro(data),
         cells_json=_script_json(data.cells),
