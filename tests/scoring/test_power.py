@@ -129,3 +129,37 @@ def test_plan_command_measures_disagreement_from_two_stored_runs(
     assert not report["assumed_independent"]
     bad = CliRunner().invoke(app, ["plan", "--baseline", "45", "--delta", "5", "--like", "1"])
     assert bad.exit_code == 2 and "two run ids" in bad.output
+    bad = CliRunner().invoke(app, ["plan", "--baseline", "45", "--delta", "5", "--samples", "x"])
+    assert bad.exit_code == 2 and "invalid --samples 'x'" in bad.output
+    args = ["plan", "--baseline", "45", "--delta", "20", "--samples", "1,4"]
+    shown = CliRunner().invoke(app, args)
+    assert shown.exit_code == 0, shown.output
+    assert "1 sample(s) per problem:" in shown.output and "4 sample(s) per problem:" in shown.output
+
+
+def test_simulated_power_with_one_sample_matches_the_exact_mcnemar_power() -> None:
+    """The simulation applies the test `compare` runs; with one sample per problem that is
+    McNemar's, whose power is known exactly once the population's discordance is."""
+    from scipy import stats as sps
+
+    from codeduel.scoring.power import _population, simulated_power
+
+    p_base, delta = 0.45, 0.08
+    a, b, shift = _population(p_base, delta, 1.0)
+    grid = np.clip(sps.beta.ppf((np.arange(4000) + 0.5) / 4000, a, b), 1e-9, 1 - 1e-9)
+    better = 1 / (1 + np.exp(-(np.log(grid) - np.log1p(-grid) + shift)))
+    assert better.mean() - grid.mean() == pytest.approx(delta, abs=1e-6)
+    psi = float((grid * (1 - better) + (1 - grid) * better).mean())
+    for problems in (150, 300):
+        exact = mcnemar_power(problems, p_base, delta, discordance=psi)
+        simulated = simulated_power(problems, 1, p_base, delta, simulations=400)
+        assert simulated == pytest.approx(exact, abs=0.07)  # 400 draws: SE <= 0.025
+
+
+def test_more_samples_per_problem_need_fewer_problems_and_the_null_holds_its_level() -> None:
+    from codeduel.scoring.power import samples_plan, simulated_power
+
+    plan_ = samples_plan(0.45, 0.08, (1, 10), simulations=100)
+    assert plan_[1] is not None and plan_[10] is not None
+    assert plan_[10] < plan_[1] / 3  # the within-problem noise averages out
+    assert simulated_power(200, 10, 0.45, 0.0, simulations=300) <= 0.08  # alpha 0.05

@@ -31,6 +31,16 @@ def plan(
         str | None,
         typer.Option(help="Two stored greedy runs, A,B: measure the disagreement from them."),
     ] = None,
+    samples: Annotated[
+        str | None,
+        typer.Option(
+            help="Also simulate these samples per problem, e.g. 1,5,20 (Wilcoxon; ~1 min).",
+            show_default=False,
+        ),
+    ] = None,
+    concentration: Annotated[
+        float, typer.Option(help="Problem-difficulty spread for --samples (1: HumanEval-like).")
+    ] = 1.0,
     store: StoreOpt = None,
     data_dir: DataDirOpt = None,
     as_json: JsonOpt = False,
@@ -50,6 +60,8 @@ def plan(
             like=runs,
             store=store,
             data_dir=data_dir,
+            samples=_counts(samples) if samples else (),
+            concentration=concentration,
         )
         if as_json:
             print_json(p.__dict__)
@@ -82,6 +94,22 @@ def plan(
                 highlight=False,
                 soft_wrap=True,
             )
+        if p.by_samples:
+            out.print(
+                f"simulated (Wilcoxon on per-problem pass rates, concentration "
+                f"{p.concentration:g}):",
+                highlight=False,
+            )
+            for n, m in p.by_samples.items():
+                need = "more than 20,000" if m is None else f"{m:,}"
+                out.print(f"  {n} sample(s) per problem: {need} problems", highlight=False)
+
+
+def _counts(text: str) -> tuple[int, ...]:
+    parts = [x.strip() for x in text.split(",") if x.strip()]
+    if not parts or not all(x.isdigit() and int(x) > 0 for x in parts):
+        raise api.CodeduelError(f"invalid --samples {text!r}", "give counts like 1,5,20")
+    return tuple(dict.fromkeys(int(x) for x in parts))
 
 
 def _run_ids(text: str) -> tuple[int, ...]:

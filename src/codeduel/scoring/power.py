@@ -15,6 +15,14 @@ and B fails, or the reverse); it must be at least ``|delta|``. Given it, the dis
 measured discordance the default assumes the two models fail independently, the most
 discordant (and so most conservative) case for given pass rates; two runs of the same models on
 the same benchmark give the real figure (``discordance_of``), usually far lower.
+
+Several samples per problem (``samples_plan``): there is no closed form for the Wilcoxon test
+``compare`` then uses, so power is simulated. Problems differ in difficulty: A's per-problem pass
+probability is ``Beta(p_base * c, (1 - p_base) * c)`` (``c``, the concentration, is small for
+code benchmarks, where most problems are almost always or almost never solved); B's is A's shifted
+by one constant on the logit scale, chosen so that the mean gain is ``delta``. Each model draws
+``n`` samples per problem, and the paired test of :func:`codeduel.scoring.stats.paired_test` is
+applied to every simulated benchmark, so what is planned is exactly what ``compare`` will run.
 """
 
 from __future__ import annotations
@@ -47,6 +55,9 @@ class PowerPlan:
     n_problems: int | None  # the benchmark's size, when a task was given
     power_at_n: float | None  # power of the benchmark as it is
     mdd_at_n: float | None  # smallest |delta| detectable at power_target on it
+    # samples per problem -> problems needed (simulated), when asked for
+    by_samples: dict[int, int | None] | None = None
+    concentration: float | None = None
 
 
 def independent_discordance(p_base: float, delta: float) -> float:
@@ -167,6 +178,96 @@ def _first_reaching(lo: int, hi: int, enough: Callable[[int], bool]) -> int:
     return hi
 
 
+DEFAULT_CONCENTRATION = 1.0
+SIMULATIONS = 400
+MAX_SIMULATED_PROBLEMS = 20_000
+_GRID = 4000
+
+
+def _population(p_base: float, delta: float, concentration: float) -> tuple[float, float, float]:
+    """(a, b, logit shift) of the problem-difficulty model (see the module doc)."""
+    if concentration <= 0:
+        raise CodeduelError(
+            f"invalid concentration {concentration:g}", "give a positive number, e.g. 1"
+        )
+    p = min(max(p_base, 1e-4), 1 - 1e-4)
+    a, b = p * concentration, (1 - p) * concentration
+    grid = np.clip(sps.beta.ppf((np.arange(_GRID) + 0.5) / _GRID, a, b), 1e-9, 1 - 1e-9)
+    logit = np.log(grid) - np.log1p(-grid)
+    target = float(grid.mean()) + delta
+
+    def gained(shift: float) -> float:
+        return float((1 / (1 + np.exp(-(logit + shift)))).mean())
+
+    lo, hi = -40.0, 40.0
+    for _ in range(100):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if gained(mid) < target else (lo, mid)
+    return a, b, (lo + hi) / 2
+
+
+def simulated_power(
+    problems: int,
+    samples: int,
+    p_base: float,
+    delta: float,
+    *,
+    concentration: float = DEFAULT_CONCENTRATION,
+    alpha: float = DEFAULT_ALPHA,
+    simulations: int = SIMULATIONS,
+    seed: int = 0,
+) -> float:
+    """The share of simulated benchmarks (``problems`` x ``samples`` per model) on which the
+    paired test ``compare`` uses rejects at ``alpha`` (see the module doc)."""
+    from codeduel.scoring.stats import paired_test
+
+    _check(p_base, delta, alpha)
+    a, b, shift = _population(p_base, delta, concentration)
+    rng = np.random.default_rng(seed)
+    p_a = np.clip(rng.beta(a, b, size=(simulations, problems)), 1e-9, 1 - 1e-9)
+    p_b = 1 / (1 + np.exp(-(np.log(p_a) - np.log1p(-p_a) + shift)))
+    c_a = rng.binomial(samples, p_a)
+    c_b = rng.binomial(samples, p_b)
+    ns = np.full(problems, samples)
+    rejected = sum(
+        paired_test(ns, c_b[i], ns, c_a[i], alpha=alpha).p_value < alpha for i in range(simulations)
+    )
+    return rejected / simulations
+
+
+def samples_plan(
+    p_base: float,
+    delta: float,
+    samples: tuple[int, ...] = (1, 5, 10, 20),
+    *,
+    concentration: float = DEFAULT_CONCENTRATION,
+    power: float = DEFAULT_POWER,
+    alpha: float = DEFAULT_ALPHA,
+    simulations: int = SIMULATIONS // 2,
+    seed: int = 0,
+) -> dict[int, int | None]:
+    """For each number of samples per problem, the fewest problems whose simulated power
+    reaches ``power`` (None beyond MAX_SIMULATED_PROBLEMS). The same seed serves every size,
+    so the power curve is smooth enough to bisect."""
+    if any(n < 1 for n in samples):
+        raise CodeduelError(f"invalid samples {samples}", "give positive samples per problem")
+    out: dict[int, int | None] = {}
+    for n in samples:
+
+        def enough(m: int, n: int = n) -> bool:
+            found = simulated_power(
+                m, n, p_base, delta, concentration=concentration, alpha=alpha,
+                simulations=simulations, seed=seed,
+            )  # fmt: skip
+            return found >= power
+
+        hi = 8
+        while not enough(hi) and hi < MAX_SIMULATED_PROBLEMS:
+            hi = min(MAX_SIMULATED_PROBLEMS, hi * 2)
+        out[n] = _first_reaching(hi // 2, hi, enough) if enough(hi) else None
+    return out
+
+
 def plan(
     p_base: float,
     delta: float,
@@ -175,9 +276,12 @@ def plan(
     power: float = DEFAULT_POWER,
     alpha: float = DEFAULT_ALPHA,
     n_problems: int | None = None,
+    samples: tuple[int, ...] = (),
+    concentration: float = DEFAULT_CONCENTRATION,
 ) -> PowerPlan:
     """Problems needed to detect ``delta`` over ``p_base``, and what a benchmark of
-    ``n_problems`` can detect as it is."""
+    ``n_problems`` can detect as it is; with ``samples``, also the problems needed at each
+    number of samples per problem (simulated, see the module doc)."""
     _check(p_base, delta, alpha)
     if not 0 < power < 1:
         raise CodeduelError(f"invalid power {power}", "give a power between 0 and 1, e.g. 0.8")
@@ -202,6 +306,14 @@ def plan(
         n_problems=n_problems,
         power_at_n=at_n,
         mdd_at_n=mdd,
+        by_samples=(
+            samples_plan(
+                p_base, delta, samples, concentration=concentration, power=power, alpha=alpha
+            )
+            if samples
+            else None
+        ),
+        concentration=concentration if samples else None,
     )
 
 
