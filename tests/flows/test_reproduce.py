@@ -153,6 +153,32 @@ def test_effect_intervals_cover_a_known_effect_at_their_level_by_simulation() ->
     assert false_alarms / sims < 0.10
 
 
+def test_the_second_backend_serves_the_same_weights() -> None:
+    from codeduel.flows.determinism import second_backend
+
+    # torch and transformers come with the test extra, so a GGUF has its transformers twin
+    assert second_backend(None) == "hf:embedded:qwen2.5-coder-0.5b-instruct"
+    assert second_backend("gguf:/models/q4.gguf") == "hf:/models/q4.gguf"
+    assert second_backend("openai:gpt-4o") is None  # a server's engine is not ours to switch
+
+
+def test_a_random_sample_is_seeded_kept_in_order_and_checked(data_dir: Path) -> None:
+    from codeduel.flows.generate import select_problems
+    from codeduel.tasks import get_task
+
+    task = get_task("humaneval", data_dir)
+    order = {p.task_id: i for i, p in enumerate(task.problems())}
+    first = [p.task_id for p in select_problems(task, None, None, 40, seed=0)]
+    assert len(first) == 40 and first == sorted(first, key=order.__getitem__)
+    assert first == [p.task_id for p in select_problems(task, None, None, 40, seed=0)]
+    assert first != [p.task_id for p in select_problems(task, None, None, 40, seed=1)]
+    assert max(order[t] for t in first) > 100  # drawn from the whole benchmark, not its start
+    with pytest.raises(CodeduelError, match="invalid --sample 165"):
+        select_problems(task, None, None, 165)
+    with pytest.raises(CodeduelError, match="--limit and --sample both given"):
+        select_problems(task, None, 5, 3)
+
+
 def test_first_difference() -> None:
     assert first_difference("abc", "abc") is None
     assert first_difference("abc", "abd") == 2
@@ -220,7 +246,8 @@ def test_reproduce_end_to_end_on_the_embedded_model(tmp_path: Path, data_dir: Pa
         assert effect.diff.estimate == pytest.approx(arm.pass_at_1 - base.pass_at_1)
     closest = result.arm(result.closest or "")
     assert all(abs(closest.pass_at_1) <= abs(a.pass_at_1) for a in result.arms)
-    assert result.headline.startswith(f"baseline {100 * base.pass_at_1:.1f} % on 2 problems")
+    assert result.subset == "the first 2 of 164 problems, not a fair sample (use --sample)"
+    assert result.headline.startswith(f"baseline {100 * base.pass_at_1:.1f} % on the first 2")
 
     again = api.reproduce(None, "humaneval", factors=factors, published=0.0, **opts)  # type: ignore[arg-type]
     assert [a.run_id for a in again.arms] == [a.run_id for a in result.arms]

@@ -51,6 +51,15 @@ LimitOpt = Annotated[
     int | None, typer.Option("--limit", help="First N problems only.", show_default=False)
 ]
 SeedOpt = Annotated[int, typer.Option("--seed")]
+SampleOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--sample",
+        help="A random N problems (seeded by --seed; a fair estimate of the whole benchmark, "
+        "unlike --limit).",
+        show_default=False,
+    ),
+]
 TopKOpt = Annotated[int | None, typer.Option("--top-k", show_default=False)]
 MaxNewTokensOpt = Annotated[int, typer.Option("--max-new-tokens")]
 StyleOpt = Annotated[

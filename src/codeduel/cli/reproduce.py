@@ -18,6 +18,7 @@ from codeduel.cli.options import (
     LimitOpt,
     MaxNewTokensOpt,
     ModelOpt,
+    SampleOpt,
     StoreOpt,
     ThreadsOpt,
     WorkersOpt,
@@ -107,6 +108,7 @@ def reproduce(
         bool, typer.Option("--no-combined", help="Skip the arm that combines helpful levels.")
     ] = False,
     limit: LimitOpt = None,
+    sample: SampleOpt = None,
     data_dir: DataDirOpt = None,
     store: StoreOpt = None,
     workers: WorkersOpt = None,
@@ -122,6 +124,7 @@ def reproduce(
             factors=factors,
             published=published,
             limit=limit,
+            sample=sample,
             max_new_tokens=max_new_tokens,
             token_levels=_ints(token_levels, "--token-levels"),
             batch_levels=_ints(batch_levels, "--batch-levels"),
@@ -168,13 +171,14 @@ def determinism(
     against: Annotated[
         str | None,
         typer.Option(
-            help="A second backend on the same weights, e.g. "
+            help="A second backend on the same weights (auto: the other one installed), e.g. "
             "hf:embedded:qwen2.5-coder-0.5b-instruct",
             show_default=False,
         ),
     ] = None,
     max_new_tokens: MaxNewTokensOpt = 512,
     limit: LimitOpt = None,
+    sample: SampleOpt = None,
     data_dir: DataDirOpt = None,
     store: StoreOpt = None,
     workers: WorkersOpt = None,
@@ -190,6 +194,7 @@ def determinism(
             batch_size=batch_size,
             against=against,
             limit=limit,
+            sample=sample,
             max_new_tokens=max_new_tokens,
             data_dir=data_dir,
             store=store,

@@ -18,12 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from codeduel.errors import CodeduelError, require_positive
-from codeduel.flows.experiment import Arm, ArmFn, ArmResult, Effect, load_for, paired_effect
+from codeduel.flows.experiment import Arm, ArmFn, ArmResult, Effect, paired_effect, recorded
 from codeduel.flows.experiment import run_arms as _run_arms
 from codeduel.flows.generate import DEFAULT_SPLITS
 from codeduel.models import resolve
-from codeduel.records.lifecycle import RunLifecycle
-from codeduel.records.store import Store, spec_key
+from codeduel.records.store import Store
 from codeduel.tasks import get_task
 from codeduel.tasks.prompting import family_for
 
@@ -103,6 +102,26 @@ def _backend(model: str | None) -> tuple[str, str]:
     return ("llamacpp" if spec.in_process_cpu else spec.prefix), spec.target
 
 
+def second_backend(model: str | None) -> str | None:
+    """Another installed engine for the same weights (``--against auto``): transformers for a
+    GGUF that llama.cpp serves, vLLM (when usable) for a transformers model and back; None
+    when there is none here."""
+    import importlib.util
+
+    from codeduel.models import vllm_usable
+
+    spec = resolve(model)
+    has = importlib.util.find_spec
+    if spec.in_process_cpu and has("torch") and has("transformers"):
+        target = spec.target if spec.prefix == "embedded" else spec.target.removeprefix("gguf:")
+        return f"hf:{target}"
+    if spec.prefix in ("hf", "auto") and vllm_usable():
+        return f"vllm:{spec.target}"
+    if spec.prefix == "vllm" and has("torch") and has("transformers"):
+        return f"hf:{spec.target}"
+    return None
+
+
 def _raw_outputs(db: Store, run_id: int) -> dict[str, str]:
     return {s.task_id: s.raw_output or "" for s in db.samples(run_id) if s.sample_idx == 0}
 
@@ -114,6 +133,7 @@ def run_determinism(
     batch_size: int | None = None,
     against: str | None = None,
     limit: int | None = None,
+    sample: int | None = None,
     split: str | None = None,
     max_new_tokens: int = 512,
     data_dir: str | Path | None = None,
@@ -123,10 +143,12 @@ def run_determinism(
     on_arm: ArmFn | None = None,
 ) -> DeterminismResult:
     """Greedy at batch 1 (the reference) against ``batch_size`` (default: the backend's own,
-    or 8 when that is 1) and, with ``against``, another backend on the same weights."""
+    or 8 when that is 1) and, with ``against``, another backend on the same weights (``"auto"``:
+    :func:`second_backend`)."""
     started = time.perf_counter()
     require_positive(
         limit=limit,
+        sample=sample,
         workers=workers,
         threads=n_threads,
         batch_size=batch_size,
@@ -137,6 +159,13 @@ def run_determinism(
     get_task(task, Path(data_dir) if data_dir is not None else None)
     family_for(task)  # a task without prompts: one line now
     name = resolve(model).name
+    if against == "auto":
+        against = second_backend(model)
+        if against is None:
+            raise CodeduelError(
+                f"no second backend for {name} is installed here",
+                "install the hf extra (pip install -e '.[hf]') or drop --against",
+            )
     if against is not None and _backend(against) == _backend(model):
         raise CodeduelError(
             "--against names the audited model on the same backend",
@@ -149,15 +178,16 @@ def run_determinism(
         "batch_size": batch_size,
         "against": against,
         "limit": limit,
+        "sample": sample,
         "split": split,
         "max_new_tokens": max_new_tokens,
     }
-    life = RunLifecycle(store)
-    db = life.db
-    lm = None
-    try:
-        audit_id, _ = life.start(kind=KIND, key=spec_key(spec), spec=spec, task=task)
-        lm = load_for(model, n_threads)
+    with recorded(store, kind=KIND, spec=spec, task=task, model=model, n_threads=n_threads) as (
+        life,
+        audit_id,
+        lm,
+    ):
+        db = life.db
         batch = batch_size or (lm.greedy_batch if lm.greedy_batch > 1 else DEFAULT_BATCH)
         reference = Arm("batch 1", "batch size", "1", batch_size=1, max_new_tokens=max_new_tokens)
         arms = [reference, reference.changed(name=f"batch {batch}", level=str(batch),
@@ -171,6 +201,7 @@ def run_determinism(
             task,
             db,
             limit=limit,
+            sample=sample,
             split=split,
             data_dir=data_dir,
             workers=workers,
@@ -213,13 +244,6 @@ def run_determinism(
         summary.pop("audit_id")
         life.finish(summary)
         return result
-    except BaseException as err:
-        life.fail(err)
-        raise
-    finally:
-        if lm is not None:
-            lm.close()
-        life.close()
 
 
 def headline(r: DeterminismResult) -> str:

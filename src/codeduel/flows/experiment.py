@@ -11,7 +11,8 @@ arms that use it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,8 @@ from typing import Any
 from codeduel.flows.generate import run as run_arm
 from codeduel.models import Model, load_model, resolve
 from codeduel.models.requests import Style
-from codeduel.records.store import Store
+from codeduel.records.lifecycle import RunLifecycle
+from codeduel.records.store import Store, spec_key
 from codeduel.scoring.stats import (
     Interval,
     PairedTest,
@@ -153,6 +155,7 @@ def run_arms(
     db: Store,
     *,
     limit: int | None = None,
+    sample: int | None = None,
     split: str | None = None,
     data_dir: str | Path | None = None,
     workers: int | None = None,
@@ -187,6 +190,7 @@ def run_arms(
                 top_p=1.0,
                 max_new_tokens=arm.max_new_tokens,
                 limit=limit,
+                sample=sample,
                 split=split,
                 k=(1,),
                 data_dir=data_dir,
@@ -228,3 +232,31 @@ def load_for(model: str | None, n_threads: int | None) -> Model:
     if n_threads and resolve(model).in_process_cpu:
         return load_model(model, n_threads=n_threads)
     return load_model(model)
+
+
+@contextmanager
+def recorded(
+    store: str | Path | Store | None,
+    *,
+    kind: str,
+    spec: dict[str, Any],
+    task: str,
+    model: str | None,
+    n_threads: int | None,
+) -> Iterator[tuple[RunLifecycle, int, Model]]:
+    """The experiment's own run (resumed when the same command ran before) and its model,
+    loaded once; any error or interrupt marks the run failed (naming it, so rerunning the
+    command resumes the experiment and its unfinished arm), and the model is closed."""
+    life = RunLifecycle(store)
+    lm = None
+    try:
+        run_id, _ = life.start(kind=kind, key=spec_key(spec), spec=spec, task=task)
+        lm = load_for(model, n_threads)
+        yield life, run_id, lm
+    except BaseException as err:
+        life.fail(err)
+        raise
+    finally:
+        if lm is not None:
+            lm.close()
+        life.close()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, as_completed
@@ -117,12 +118,13 @@ class RunSpec(BaseModel):
     # Greedy problems per backend call when set (None: the backend's own batch): batched greedy
     # decoding need not give the same text, so a run at another batch size is another run.
     batch_size: int | None = None
+    sample: int | None = None  # a random sample of this many problems (seeded by ``seed``)
 
     def key(self) -> str:
         """A stable hash of the spec (sorted JSON); fields left at None by older versions are
         dropped so runs stored before they existed keep their keys and still resume."""
         data = self.model_dump()
-        for name in ("fim_order", "batch_size"):
+        for name in ("fim_order", "batch_size", "sample"):
             if data.get(name) is None:
                 data.pop(name, None)
         return spec_key(data)
@@ -196,8 +198,19 @@ def _problem_seed(seed: int, task_id: str) -> int:
     return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
 
 
-def select_problems(task: Task, split: str | None, limit: int | None) -> list[Problem]:
-    """The task's problems in dataset order, restricted to ``split`` and the first ``limit``."""
+def select_problems(
+    task: Task,
+    split: str | None,
+    limit: int | None,
+    sample: int | None = None,
+    seed: int = 0,
+) -> list[Problem]:
+    """The task's problems in dataset order, restricted to ``split`` and the first ``limit``,
+    or to ``sample`` problems drawn at random (seeded by ``seed``, kept in dataset order).
+
+    Why both: the first N problems are quick for a smoke test but not a fair sample (HumanEval's
+    early problems are easier); a random sample estimates the whole benchmark's pass rate
+    without bias, which is what comparing with a published figure needs."""
     problems = task.problems()
     if split is not None:
         chosen = [p for p in problems if p.meta.get("split") == split]
@@ -211,6 +224,14 @@ def select_problems(task: Task, split: str | None, limit: int | None) -> list[Pr
         if limit < 1:
             raise CodeduelError(f"invalid --limit {limit}", "give a positive number of problems")
         problems = problems[:limit]
+    if sample is not None:
+        if limit is not None:
+            raise CodeduelError("--limit and --sample both given", "give one of them")
+        if not 0 < sample <= len(problems):
+            raise CodeduelError(f"invalid --sample {sample}", f"give 1 to {len(problems)} problems")
+        rng = random.Random(f"{seed}:{task.name}:{split}")
+        chosen_ids = set(rng.sample([p.task_id for p in problems], sample))
+        problems = [p for p in problems if p.task_id in chosen_ids]
     return problems
 
 
@@ -268,6 +289,7 @@ def run(
     batch_size: int | None = None,
     reuse_finished: bool = False,
     rejudge: bool = False,
+    sample: int | None = None,
 ) -> RunResult:
     """Generate ``n`` samples per problem with ``model``, judge them, and record everything.
 
@@ -289,9 +311,10 @@ def run(
     backend call instead of the backend's own; both are part of the run's identity.
     ``reuse_finished``: a finished run of the same spec is read back instead of made again
     (experiments that revisit a configuration, e.g. ``reproduce``).
-    ``rejudge``: every timed-out program runs again alone on a one-worker executor; both
-    verdicts are kept (the second in ``details["rejudge"]``) and changed ones are counted as
-    load-dependent in the summary.
+    ``sample``: a random sample of that many problems (seeded by ``seed``) instead of the
+    first ``limit``. ``rejudge``: every timed-out program runs again alone on a one-worker
+    executor; both verdicts are kept (the second in ``details["rejudge"]``) and changed ones are
+    counted as load-dependent in the summary.
     """
     started = time.perf_counter()
     # Everything a user can get wrong is checked before a model is loaded or a run recorded.
@@ -305,7 +328,7 @@ def run(
         n=n,
         seed=seed,
     )
-    require_positive(limit=limit, workers=workers, batch_size=batch_size)
+    require_positive(limit=limit, workers=workers, batch_size=batch_size, sample=sample)
     resolved = resolve(model)  # once: the record name, the preset, the backend
     spec_name, preset = resolved.name, resolved.record_preset
     the_task = get_task(task, Path(data_dir) if data_dir is not None else None)
@@ -322,7 +345,7 @@ def run(
         style or family.fixed_style or (preset.prompt_style if preset else "completion")
     )
     split = split if split is not None else DEFAULT_SPLITS.get(task)
-    problems = select_problems(the_task, split, limit)
+    problems = select_problems(the_task, split, limit, sample, seed)
     dataset = the_task.dataset()
     ks = parse_ks(k)
 
@@ -383,6 +406,7 @@ def run(
             seed=seed,
             fim_order=family.order if isinstance(family, InfillingFamily) else None,
             batch_size=batch_size,
+            sample=sample,
         )
         if reuse_finished:
             done_run = db.finished_run(kind="run", key=spec.key())

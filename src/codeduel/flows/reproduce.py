@@ -30,13 +30,12 @@ from pathlib import Path
 from typing import Any
 
 from codeduel.errors import CodeduelError, require_positive
-from codeduel.flows.experiment import Arm, ArmFn, ArmResult, Effect, load_for, paired_effect
+from codeduel.flows.experiment import Arm, ArmFn, ArmResult, Effect, paired_effect, recorded
 from codeduel.flows.experiment import run_arms as _run_arms
-from codeduel.flows.generate import DEFAULT_SPLITS
+from codeduel.flows.generate import DEFAULT_SPLITS, select_problems
 from codeduel.models import resolve
 from codeduel.models.requests import Style
-from codeduel.records.lifecycle import RunLifecycle
-from codeduel.records.store import Store, spec_key
+from codeduel.records.store import Store
 from codeduel.tasks import get_task
 from codeduel.tasks.prompting import PromptVariant, family_for
 
@@ -195,6 +194,7 @@ class ReproduceResult:
     residual: float | None  # published - closest
     within_noise: bool | None
     interaction: float | None  # combined effect - sum of the combined levels' effects
+    subset: str | None  # which problems, when not all of the task's
     headline: str
     duration_s: float
     store_path: Path
@@ -224,6 +224,7 @@ class ReproduceResult:
             "residual": self.residual,
             "within_noise": self.within_noise,
             "interaction": self.interaction,
+            "subset": self.subset,
             "headline": self.headline,
             "duration_s": round(self.duration_s, 3),
             "store": str(self.store_path),
@@ -290,6 +291,7 @@ def run_reproduce(
     factors: str | Sequence[str] | None = None,
     published: float | None = None,
     limit: int | None = None,
+    sample: int | None = None,
     split: str | None = None,
     max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
     token_levels: Sequence[int] = DEFAULT_TOKEN_LEVELS,
@@ -310,10 +312,13 @@ def run_reproduce(
     levels that move toward the published figure together."""
     started = time.perf_counter()
     chosen = parse_factors(factors)
-    require_positive(limit=limit, workers=workers, threads=n_threads, max_new_tokens=max_new_tokens)
+    require_positive(
+        limit=limit, sample=sample, workers=workers, threads=n_threads,
+        max_new_tokens=max_new_tokens,
+    )  # fmt: skip
     for value in (*token_levels, *batch_levels):
         require_positive(level=value)
-    get_task(task, Path(data_dir) if data_dir is not None else None)  # unknown: one line
+    the_task = get_task(task, Path(data_dir) if data_dir is not None else None)
     family = family_for(task)
     if family.fixed_style is not None:
         raise CodeduelError(
@@ -328,12 +333,20 @@ def run_reproduce(
     preset = resolved.record_preset
     style: Style = preset.prompt_style if preset else "completion"
     split = split if split is not None else DEFAULT_SPLITS.get(task)
+    total = len(select_problems(the_task, split, None))
+    chosen_n = len(select_problems(the_task, split, limit, sample))  # bad --sample: one line
+    subset = None
+    if limit is not None and chosen_n < total:
+        subset = f"the first {chosen_n} of {total} problems, not a fair sample (use --sample)"
+    elif sample is not None and chosen_n < total:
+        subset = f"a random {chosen_n} of {total} problems"
     exp_spec: dict[str, Any] = {
         "model": name,
         "task": task,
         "factors": chosen,
         "published": pub,
         "limit": limit,
+        "sample": sample,
         "split": split,
         "max_new_tokens": max_new_tokens,
         "token_levels": list(token_levels),
@@ -341,12 +354,12 @@ def run_reproduce(
         "alt_models": list(alt_models),
         "combined": combined,
     }
-    life = RunLifecycle(store)
-    db = life.db
-    lm = None
-    try:
-        rid, _ = life.start(kind=KIND, key=spec_key(exp_spec), spec=exp_spec, task=task)
-        lm = load_for(model, n_threads)
+    with recorded(store, kind=KIND, spec=exp_spec, task=task, model=model, n_threads=n_threads) as (
+        life,
+        rid,
+        lm,
+    ):
+        db = life.db
         baseline = Arm(
             "baseline", "baseline", "as codeduel run", style=style, max_new_tokens=max_new_tokens
         )
@@ -370,6 +383,7 @@ def run_reproduce(
                 arms += [a.changed(factor=fname) for a in offered]
         opts: dict[str, Any] = {
             "limit": limit,
+            "sample": sample,
             "split": split,
             "data_dir": data_dir,
             "workers": workers,
@@ -411,6 +425,7 @@ def run_reproduce(
             residual=residual,
             within_noise=within,
             interaction=interaction,
+            subset=subset,
             headline="",
             duration_s=time.perf_counter() - started,
             store_path=db.path,
@@ -421,20 +436,13 @@ def run_reproduce(
         summary.pop("reproduce_id")
         life.finish(summary)
         return result
-    except BaseException as err:
-        life.fail(err)  # an interrupted arm names the experiment: rerunning resumes both
-        raise
-    finally:
-        if lm is not None:
-            lm.close()
-        life.close()
 
 
 def headline(r: ReproduceResult) -> str:
     """One sentence: measured vs published, the closest configuration, and whether the rest of
     the gap is within noise."""
     base = r.arms[0]
-    measured = f"baseline {_pct(base.pass_at_1)} % on {base.n_problems} problems"
+    measured = f"baseline {_pct(base.pass_at_1)} % on {r.subset or f'{base.n_problems} problems'}"
     if r.published is None or r.gap is None:
         return f"{measured}; no published figure to explain (give --published)"
     text = f"{measured} vs published {_pct(r.published)} % (gap {100 * r.gap:+.1f} points)"
