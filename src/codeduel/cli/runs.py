@@ -31,18 +31,22 @@ def runs(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
             print_json([{**_run_dict(r), "interrupted": r.interrupted} for r in records])
             return
         table = Table(title=safe(f"runs in {path} (pass@k in %)"), title_justify="left")
+        widest_id = max(len(str(r.id)) for r in records)
         for column in ("id", "created", "kind", "status", "task", "samples", "judged"):
             table.add_column(
                 column,
                 justify="right" if column in ("id", "samples", "judged") else "left",
-                no_wrap=True,
+                # a narrow terminal folds the date and the kind, never the id or a number
+                no_wrap=column not in ("created", "kind"),
+                overflow="fold",
+                min_width={"id": max(2, widest_id), "kind": 9, "created": 10}.get(column),
             )
         ks = sorted(
             {key for r in records for key in (r.summary or {}) if key.startswith("pass@")},
             key=lambda key: int(key.split("@")[1]),
         )
         for key in ks:
-            table.add_column(key, justify="right", no_wrap=True)
+            table.add_column(key, justify="right", no_wrap=True, min_width=6)
         for r in records:
             summary = r.summary or {}
             table.add_row(
