@@ -149,8 +149,9 @@ def reproduce(
         for name, why in result.not_offered.items():
             out.print(safe(f"not varied: {name}: {why}"), highlight=False, soft_wrap=True)
         if result.interaction is not None:
+            points = round(100 * result.interaction, 1) + 0  # + 0: never "-0.0"
             out.print(
-                f"combined minus the sum of its parts: {100 * result.interaction:+.1f} points",
+                f"combined minus the sum of its parts: {points:+.1f} points",
                 highlight=False,
             )
         out.print("* read back from a finished run in the store", highlight=False)
