@@ -215,7 +215,7 @@ def run_determinism(
         divergences = []
         for r in results[1:]:
             texts = _raw_outputs(db, r.run_id)
-            for task_id in sorted(set(texts) & set(ref_text)):
+            for task_id in (t for t in ref_text if t in texts):  # dataset order
                 offset = first_difference(ref_text[task_id], texts[task_id])
                 if offset is not None:
                     divergences.append(
