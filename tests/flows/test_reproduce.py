@@ -212,7 +212,7 @@ def test_bad_experiment_input_is_one_line(tmp_path: Path) -> None:
 
 def test_reproduce_end_to_end_on_the_embedded_model(tmp_path: Path, data_dir: Path) -> None:
     store = tmp_path / "r.sqlite"
-    opts = {"limit": 2, "data_dir": data_dir, "store": store, "n_threads": 2}
+    opts = {"limit": 1, "data_dir": data_dir, "store": store, "n_threads": 2}
     factors = "prefill,stops,batch,weights"
     result = api.reproduce(None, "humaneval", factors=factors, published=0.0, **opts)  # type: ignore[arg-type]
     names = [a.arm.name for a in result.arms]
@@ -234,7 +234,7 @@ def test_reproduce_end_to_end_on_the_embedded_model(tmp_path: Path, data_dir: Pa
             run = db.get_run(arm.run_id)
             assert run.kind == "run" and run.status == "finished"
             assert run.spec["template"] == arm.template and run.spec["temperature"] == 0.0
-            assert len(db.samples(arm.run_id)) == 2
+            assert len(db.samples(arm.run_id)) == 1
         by_name = {a.arm.name: a for a in result.arms}
         assert db.get_run(by_name["batch size 8"].run_id).spec["batch_size"] == 8
         assert by_name["signature not pre-filled"].template == "humaneval-chat"
@@ -246,8 +246,8 @@ def test_reproduce_end_to_end_on_the_embedded_model(tmp_path: Path, data_dir: Pa
         assert effect.diff.estimate == pytest.approx(arm.pass_at_1 - base.pass_at_1)
     closest = result.arm(result.closest or "")
     assert all(abs(closest.pass_at_1) <= abs(a.pass_at_1) for a in result.arms)
-    assert result.subset == "the first 2 of 164 problems, not a fair sample (use --sample)"
-    assert result.headline.startswith(f"baseline {100 * base.pass_at_1:.1f} % on the first 2")
+    assert result.subset == "the first 1 of 164 problems, not a fair sample (use --sample)"
+    assert result.headline.startswith(f"baseline {100 * base.pass_at_1:.1f} % on the first 1")
 
     again = api.reproduce(None, "humaneval", factors=factors, published=0.0, **opts)  # type: ignore[arg-type]
     assert [a.run_id for a in again.arms] == [a.run_id for a in result.arms]
@@ -271,10 +271,10 @@ def test_reproduce_end_to_end_on_the_embedded_model(tmp_path: Path, data_dir: Pa
     assert f"#{audit.audit_id} audit-determinism" in html
     assert "signature not pre-filled" in html and "<svg" in html
 
-    table = _cli(store, "reproduce", "--factors", factors, "--published", "0", "--limit", "2",
+    table = _cli(store, "reproduce", "--factors", factors, "--published", "0", "--limit", "1",
                  "--data-dir", str(data_dir), "--threads", "2")  # fmt: skip
     assert table.returncode == 0, table.stderr
     assert "not varied: weights" in table.stdout and "closest:" in table.stdout
-    args = ["audit", "determinism", "--limit", "2", "--data-dir", str(data_dir), "--json"]
+    args = ["audit", "determinism", "--limit", "1", "--data-dir", str(data_dir), "--json"]
     out = json.loads(_cli(store, *args).stdout)
     assert [a["run_id"] for a in out["arms"]] == [a.run_id for a in audit.arms]

@@ -131,7 +131,7 @@ def test_plan_command_measures_disagreement_from_two_stored_runs(
     assert bad.exit_code == 2 and "two run ids" in bad.output
     bad = CliRunner().invoke(app, ["plan", "--baseline", "45", "--delta", "5", "--samples", "x"])
     assert bad.exit_code == 2 and "invalid --samples 'x'" in bad.output
-    args = ["plan", "--baseline", "45", "--delta", "20", "--samples", "1,4"]
+    args = ["plan", "--baseline", "45", "--delta", "30", "--samples", "1,4"]
     shown = CliRunner().invoke(app, args)
     assert shown.exit_code == 0, shown.output
     assert "1 sample(s) per problem:" in shown.output and "4 sample(s) per problem:" in shown.output
@@ -159,7 +159,10 @@ def test_simulated_power_with_one_sample_matches_the_exact_mcnemar_power() -> No
 def test_more_samples_per_problem_need_fewer_problems_and_the_null_holds_its_level() -> None:
     from codeduel.scoring.power import samples_plan, simulated_power
 
-    plan_ = samples_plan(0.45, 0.08, (1, 10), simulations=100)
-    assert plan_[1] is not None and plan_[10] is not None
-    assert plan_[10] < plan_[1] / 3  # the within-problem noise averages out
-    assert simulated_power(200, 10, 0.45, 0.0, simulations=300) <= 0.08  # alpha 0.05
+    # 60 problems: hopeless with one sample each, ample with ten (within-problem noise averages)
+    one = simulated_power(60, 1, 0.45, 0.08, simulations=150)
+    ten = simulated_power(60, 10, 0.45, 0.08, simulations=150)
+    assert one < 0.4 and ten > 0.8
+    assert simulated_power(200, 10, 0.45, 0.0, simulations=200) <= 0.08  # alpha 0.05
+    plan_ = samples_plan(0.45, 0.3, (1, 10), simulations=60)
+    assert plan_[1] is not None and plan_[10] is not None and plan_[10] < plan_[1]

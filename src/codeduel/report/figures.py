@@ -331,6 +331,7 @@ def experiments_plot(data: ReportData) -> Plot | None:
                 ax.axvline(_pct(exp.published), color=_color(3), ls="--", label="published")
                 ax.legend(fontsize=8, loc="lower right")
             ax.set_yticks(ys, [a["name"] for a in exp.arms], fontsize=8)
+            ax.set_ylim(-0.6, len(exp.arms) - 0.4)
             ax.set_xlim(0, 100)
             ax.set_title(f"#{exp.run_id} {exp.kind}: {short_model(exp.model)} on {exp.task}")
         axes[-1][0].set_xlabel("pass@1 (%), greedy, 95 % bootstrap interval")

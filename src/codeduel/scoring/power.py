@@ -181,6 +181,7 @@ def _first_reaching(lo: int, hi: int, enough: Callable[[int], bool]) -> int:
 DEFAULT_CONCENTRATION = 1.0
 SIMULATIONS = 400
 MAX_SIMULATED_PROBLEMS = 20_000
+MIN_WILCOXON_PROBLEMS = 14
 _GRID = 4000
 
 
@@ -247,8 +248,9 @@ def samples_plan(
     seed: int = 0,
 ) -> dict[int, int | None]:
     """For each number of samples per problem, the fewest problems whose simulated power
-    reaches ``power`` (None beyond MAX_SIMULATED_PROBLEMS). The same seed serves every size,
-    so the power curve is smooth enough to bisect."""
+    reaches ``power`` (None beyond MAX_SIMULATED_PROBLEMS; at least MIN_WILCOXON_PROBLEMS for
+    more than one sample). The same seed serves every size, so the curve is smooth enough to
+    bisect."""
     if any(n < 1 for n in samples):
         raise CodeduelError(f"invalid samples {samples}", "give positive samples per problem")
     out: dict[int, int | None] = {}
@@ -261,10 +263,13 @@ def samples_plan(
             )  # fmt: skip
             return found >= power
 
-        hi = 8
+        # Below 14 problems scipy's Wilcoxon with ties runs a permutation test (~0.3 s each, so
+        # minutes per size); no plan below that size is offered for several samples.
+        lo = 0 if n == 1 else MIN_WILCOXON_PROBLEMS - 1
+        hi = 8 if n == 1 else 16
         while not enough(hi) and hi < MAX_SIMULATED_PROBLEMS:
-            hi = min(MAX_SIMULATED_PROBLEMS, hi * 2)
-        out[n] = _first_reaching(hi // 2, hi, enough) if enough(hi) else None
+            lo, hi = hi, min(MAX_SIMULATED_PROBLEMS, hi * 2)
+        out[n] = _first_reaching(lo, hi, enough) if enough(hi) else None
     return out
 
 

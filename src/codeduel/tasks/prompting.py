@@ -181,7 +181,7 @@ class HumanEvalFamily(Family):
 
     def bind(self, options: RunOptions) -> Family:
         super().bind(options)
-        return HumanEvalFamily(options.variant)
+        return self if options.variant == self.variant else HumanEvalFamily(options.variant)
 
     def _text(self, problem: Problem) -> str:
         return problem.prompt.strip() if self.variant.strip else problem.prompt
