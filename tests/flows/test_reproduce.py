@@ -95,13 +95,27 @@ def test_combined_arm_applies_each_change_once() -> None:
         BASE.changed(name="prompt stripped", variant=PromptVariant(strip=True)),
     ]
     both = combine(arms, BASE)
+    assert both is not None
     assert both.variant == PromptVariant(strip=True, stops="none")
     assert both.batch_size == 8 and both.style == "chat" and both.factor == "combined"
     assert both.level == "stop list none + batch size 8 + prompt stripped"
-    # completion has no pre-fill to leave out: the knob goes back to its default
-    unfilled = BASE.changed(variant=PromptVariant(prefill=False))
-    raw = combine([BASE.changed(style="completion"), unfilled], BASE)
-    assert raw.style == "completion" and raw.variant == PromptVariant()
+
+
+def test_combined_arm_leaves_out_changes_that_cannot_apply_together() -> None:
+    unfilled = BASE.changed(name="unfilled", variant=PromptVariant(prefill=False))
+    bigcode = BASE.changed(name="bigcode", variant=PromptVariant(stops="bigcode"))
+    batch = BASE.changed(name="batch", batch_size=8)
+    raw = BASE.changed(name="raw", style="completion")
+    # a chat answer written without a pre-fill has no stop list to swap
+    one = combine([unfilled, bigcode, batch], BASE)
+    assert one is not None and one.level == "unfilled + batch"
+    assert one.variant == PromptVariant(prefill=False) and one.batch_size == 8
+    # completion has no pre-fill to leave out
+    two = combine([raw, unfilled, bigcode], BASE)
+    assert two is not None and two.level == "raw + bigcode" and two.variant.prefill
+    # fewer than two changes left: nothing new to run
+    assert combine([unfilled, bigcode], BASE) is None
+    assert combine([raw, unfilled], BASE) is None
 
 
 def test_only_levels_that_move_toward_the_published_figure_are_combined() -> None:

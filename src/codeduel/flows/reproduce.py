@@ -246,22 +246,33 @@ def _published(model: str | None, task: str, override: float | None) -> tuple[fl
     return float(value) / 100.0, preset.published.source
 
 
-def combine(arms: Sequence[Arm], baseline: Arm) -> Arm:
-    """One arm with every given arm's change from the baseline applied together."""
+def combine(arms: Sequence[Arm], baseline: Arm) -> Arm | None:
+    """One arm with the given arms' changes from the baseline applied together, leaving out a
+    change that cannot apply beside the others (the pre-fill exists only in chat; a stop list
+    means nothing to a chat answer written without one); None when fewer than two remain."""
+    style = next((a.style for a in arms if a.style != baseline.style), baseline.style)
+    unfilled = style == "chat" and any(not a.variant.prefill for a in arms)
+
+    def applies(arm: Arm) -> bool:
+        if not arm.variant.prefill:
+            return style == "chat"
+        return not (unfilled and arm.variant.stops != baseline.variant.stops)
+
+    used = [a for a in arms if applies(a)]
+    if len(used) < 2:
+        return None
     out = baseline
     fields = ("model", "style", "max_new_tokens", "batch_size")
     knobs = ("strip", "prefill", "stops")
     variant: dict[str, Any] = {k: getattr(baseline.variant, k) for k in knobs}
-    for arm in arms:
+    for arm in used:
         for name in fields:
             if getattr(arm, name) != getattr(baseline, name):
                 out = out.changed(**{name: getattr(arm, name)})
         for knob in knobs:
             if getattr(arm.variant, knob) != getattr(baseline.variant, knob):
                 variant[knob] = getattr(arm.variant, knob)
-    if out.style == "completion":
-        variant["prefill"] = True  # only chat pre-fills; completion has nothing to leave out
-    levels = " + ".join(a.name for a in arms)
+    levels = " + ".join(a.name for a in used)
     return out.changed(
         name="combined", factor="combined", level=levels, variant=PromptVariant(**variant)
     )
@@ -398,14 +409,15 @@ def run_reproduce(
         interaction = None
         if combined and gap:
             toward = _toward(effects, gap)
-            if len(toward) >= 2:
-                parts = [next(r.arm for r in results if r.arm.name == e.arm) for e in toward]
-                arm = combine(parts, baseline)
+            parts = [next(r.arm for r in results if r.arm.name == e.arm) for e in toward]
+            arm = combine(parts, baseline)
+            if arm is not None:
+                used = [e for e in toward if e.arm in arm.level.split(" + ")]
                 [extra] = _run_arms([arm], model, task, db, **opts)
                 results.append(extra)
                 effect = paired_effect(extra, base)
                 effects.append(effect)
-                interaction = effect.diff.estimate - sum(e.diff.estimate for e in toward)
+                interaction = effect.diff.estimate - sum(e.diff.estimate for e in used)
         closest = residual = within = None
         if pub is not None:
             best = min(results, key=lambda r: abs(r.pass_at_1 - pub))
