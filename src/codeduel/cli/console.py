@@ -85,6 +85,15 @@ def parse_k(text: str) -> tuple[int, ...]:
     return parse_ks(text)
 
 
+def parse_counts(text: str, option: str) -> tuple[int, ...]:
+    """``1,5,20`` -> (1, 5, 20): positive integers in the order given, duplicates dropped, or a
+    one-line error naming ``option``."""
+    parts = [x.strip() for x in text.split(",") if x.strip()]
+    if not parts or not all(x.isdigit() and int(x) > 0 for x in parts):
+        raise CodeduelError(f"invalid {option} {text!r}", "give positive integers, e.g. 1,5,20")
+    return tuple(dict.fromkeys(int(x) for x in parts))
+
+
 def progress_bar(label: str, *tail: ProgressColumn) -> Progress:
     """A bar on stderr (label, bar, done/total, then ``tail``) that clears itself when done
     and stays silent when stderr is not a terminal, so --json output is never mixed with it."""

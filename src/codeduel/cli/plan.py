@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from codeduel import api
-from codeduel.cli.console import guard, out, print_json
+from codeduel.cli.console import guard, out, parse_counts, print_json
 from codeduel.cli.options import DataDirOpt, JsonOpt, StoreOpt
 
 
@@ -60,7 +60,7 @@ def plan(
             like=runs,
             store=store,
             data_dir=data_dir,
-            samples=_counts(samples) if samples else (),
+            samples=parse_counts(samples, "--samples") if samples else (),
             concentration=concentration,
         )
         if as_json:
@@ -103,13 +103,6 @@ def plan(
             for n, m in p.by_samples.items():
                 need = "more than 20,000" if m is None else f"{m:,}"
                 out.print(f"  {n} sample(s) per problem: {need} problems", highlight=False)
-
-
-def _counts(text: str) -> tuple[int, ...]:
-    parts = [x.strip() for x in text.split(",") if x.strip()]
-    if not parts or not all(x.isdigit() and int(x) > 0 for x in parts):
-        raise api.CodeduelError(f"invalid --samples {text!r}", "give counts like 1,5,20")
-    return tuple(dict.fromkeys(int(x) for x in parts))
 
 
 def _run_ids(text: str) -> tuple[int, ...]:

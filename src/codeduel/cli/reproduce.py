@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from codeduel import api
-from codeduel.cli.console import err, guard, out, print_json, safe
+from codeduel.cli.console import err, guard, out, parse_counts, print_json, safe
 from codeduel.cli.options import (
     DataDirOpt,
     JsonOpt,
@@ -25,15 +25,6 @@ from codeduel.cli.options import (
 )
 
 TaskOpt = Annotated[str, typer.Option("--task", "-t", help="humaneval, humaneval+, mbpp, mbpp+.")]
-
-
-def _ints(text: str | None, option: str) -> list[int]:
-    if not text:
-        return []
-    parts = [x.strip() for x in text.split(",") if x.strip()]
-    if not all(x.isdigit() and int(x) > 0 for x in parts):
-        raise api.CodeduelError(f"invalid {option} {text!r}", "give positive integers, e.g. 1,8")
-    return [int(x) for x in parts]
 
 
 def _announce(name: str, index: int, total: int) -> None:
@@ -126,8 +117,8 @@ def reproduce(
             limit=limit,
             sample=sample,
             max_new_tokens=max_new_tokens,
-            token_levels=_ints(token_levels, "--token-levels"),
-            batch_levels=_ints(batch_levels, "--batch-levels"),
+            token_levels=parse_counts(token_levels, "--token-levels") if token_levels else (),
+            batch_levels=parse_counts(batch_levels, "--batch-levels") if batch_levels else (),
             alt_models=list(alt_model or ()),
             combined=not no_combined,
             data_dir=data_dir,

@@ -411,17 +411,25 @@ def _second_opinion(
     changed: list[str] = []
     for second in executor.run(programs()):
         index = int(second.key)
-        differs = second.status != verdicts[index].status
-        verdicts[index].details[key] = {
-            **extra,
-            "status": second.status,
-            "result": second.result[:300],
-            "changed": differs,
-        }
-        if differs:
+        if record_second_verdict(verdicts[index], second, key, extra):
             s = samples.samples[index]
             changed.append(f"{s.task_id}#{s.sample_idx}")
     return sorted(changed)
+
+
+def record_second_verdict(
+    first: Verdict, second: Verdict, key: str, extra: dict[str, Any] | None = None
+) -> bool:
+    """Keep ``second`` in ``first.details[key]`` (the first stays the verdict); True when the
+    two disagree. One shape for every second opinion (hash-seed check, re-judging)."""
+    differs = second.status != first.status
+    first.details[key] = {
+        **(extra or {}),
+        "status": second.status,
+        "result": second.result[:300],
+        "changed": differs,
+    }
+    return differs
 
 
 def _first_few(keys: list[str]) -> str:

@@ -571,21 +571,26 @@ def run(
                     f"load-dependent: run alone they did not time out ({', '.join(rejudged[1][:5])}"
                     f"{' ...' if len(rejudged[1]) > 5 else ''}; see details.rejudge)"
                 )
-        return _finish(
-            life,
+        result = _score(
+            db,
             run_id,
             spec,
             dataset,
             problems,
             ks,
             preset,
-            resumed,
-            gen_tokens,
-            gen_seconds,
-            started,
-            warnings,
-            rejudged,
+            resumed=resumed,
+            gen_tokens=gen_tokens,
+            gen_seconds=gen_seconds,
+            duration_s=time.perf_counter() - started,
+            warnings=warnings,
         )
+        if rejudged is not None:
+            result.rejudged, result.load_dependent = rejudged[0], len(rejudged[1])
+        summary = result.to_dict()
+        summary.pop("run_id")
+        life.finish(summary)
+        return result
     except BaseException as err:
         life.fail(err)
         raise
@@ -610,7 +615,7 @@ def _rejudge(
     """Run every timed-out program of the run again, alone (one worker), and store the second
     verdict in the first one's ``details["rejudge"]`` (the first stays the verdict). Returns how
     many were re-judged and ``task_id#idx`` of those whose status changed."""
-    from codeduel.flows.evaluate import stored_verdict
+    from codeduel.flows.evaluate import record_second_verdict, stored_verdict
 
     first = {
         (v.task_id, v.sample_idx): stored_verdict(v)
@@ -631,14 +636,7 @@ def _rejudge(
     try:
         for second in other.run(programs):
             tid, _, idx = second.key.rpartition("#")
-            verdict = first[(tid, int(idx))]
-            differs = second.status != verdict.status
-            verdict.details["rejudge"] = {
-                "status": second.status,
-                "result": second.result[:300],
-                "changed": differs,
-            }
-            if differs:
+            if record_second_verdict(first[(tid, int(idx))], second, "rejudge"):
                 changed.append(second.key)
     finally:
         other.close()
@@ -663,44 +661,6 @@ def _lost_workers(pool: RayModelPool | None, judge: Any) -> list[str]:
     return out
 
 
-def _finish(
-    life: RunLifecycle,
-    run_id: int,
-    spec: RunSpec,
-    dataset: DatasetInfo,
-    problems: list[Problem],
-    ks: tuple[int, ...],
-    preset: Preset | None,
-    resumed: bool,
-    gen_tokens: int,
-    gen_seconds: float,
-    started: float,
-    warnings: list[str] | None = None,
-    rejudged: tuple[int, list[str]] | None = None,
-) -> RunResult:
-    """Score from the store (so a resumed run counts its earlier verdicts too) and close it."""
-    result = _score(
-        life.db,
-        run_id,
-        spec,
-        dataset,
-        problems,
-        ks,
-        preset,
-        resumed=resumed,
-        gen_tokens=gen_tokens,
-        gen_seconds=gen_seconds,
-        duration_s=time.perf_counter() - started,
-        warnings=list(warnings or ()),
-    )
-    if rejudged is not None:
-        result.rejudged, result.load_dependent = rejudged[0], len(rejudged[1])
-    summary = result.to_dict()
-    summary.pop("run_id")
-    life.finish(summary)
-    return result
-
-
 def _score(
     db: Store,
     run_id: int,
@@ -716,7 +676,8 @@ def _score(
     duration_s: float,
     warnings: list[str],
 ) -> RunResult:
-    """A run's result computed from its stored verdicts (the store is the only truth)."""
+    """A run's result computed from its stored verdicts (the store is the only truth, so a
+    resumed run counts its earlier verdicts too)."""
     wanted = {p.task_id for p in problems}
     per_problem: dict[str, tuple[int, int]] = {}
     counts = {"passed": 0, "failed": 0, "timed out": 0}

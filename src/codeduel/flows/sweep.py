@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from codeduel.errors import CodeduelError, require_positive
+from codeduel.flows.experiment import load_for
 from codeduel.flows.generate import DEFAULT_K, DEFAULT_SPLITS
 from codeduel.flows.generate import run as run_point
-from codeduel.models import Model, load_model, resolve
+from codeduel.models import Model, resolve
 from codeduel.models.base import check_params
 from codeduel.records.lifecycle import RunLifecycle
 from codeduel.records.store import RunRecord, Store, spec_key
@@ -275,7 +276,7 @@ def run_sweep(
                         )
                         continue
                     if lm is None:
-                        lm = _load(model, n_threads)
+                        lm = load_for(model, n_threads)
                     result = run_point(
                         model,
                         task,
@@ -333,10 +334,3 @@ def run_sweep(
         raise
     finally:
         life.close()
-
-
-def _load(model: str | None, n_threads: int | None) -> Model:
-    """Load a model once for all its points (llama.cpp: with the thread count asked for)."""
-    if n_threads and resolve(model).in_process_cpu:
-        return load_model(model, n_threads=n_threads)
-    return load_model(model)
