@@ -109,6 +109,12 @@ def test_killed_run_resumes_to_the_same_verdicts(tmp_path: Path) -> None:
         (["--task", "nope"], "unknown task 'nope'"),
         (["--limit", "0"], "invalid --limit 0"),
         (["--n", "0"], "invalid --n 0"),
+        (["--batch-size", "0"], "invalid --batch-size 0"),
+        (["--speculative", "eagle"], "unknown --speculative 'eagle'"),
+        (
+            ["--model", "openai:gpt-x", "--speculative", "ngram"],
+            "--speculative applies to llama.cpp models in this process, not openai:",
+        ),
     ],
 )
 def test_bad_run_input_is_one_line(args: list[str], needle: str) -> None:
@@ -208,3 +214,33 @@ def test_rejudge_reruns_a_runs_timed_out_programs_alone(tmp_path: Path, data_dir
     assert stored[0].details["rejudge"]["changed"] is True
     assert stored[1].details["rejudge"]["status"] == "timed out"
     assert stored[1].details["rejudge"]["changed"] is False
+
+
+def test_batched_and_speculative_runs_are_recorded_as_runs_of_their_own(tmp_path: Path) -> None:
+    """Both change how the text is decoded (batched arithmetic): a run says so, keeps it in its
+    spec and never resumes (or is resumed by) a one-at-a-time run of the same task."""
+    store = tmp_path / "runs.sqlite"
+    plain = _finish(_codeduel(store, "--limit", "1"))
+    assert plain["determinism"] is None
+    fast = ["--limit", "2", "--batch-size", "2", "--speculative", "ngram", "--max-new-tokens", "96"]
+    tuned = subprocess.run(
+        [sys.executable, "-m", "codeduel.cli", "run", *fast],
+        env={**os.environ, "CODEDUEL_STORE": str(store), "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert tuned.returncode == 0, tuned.stderr
+    assert (
+        "decoding: greedy problems decoded 2 together; ngram speculative decoding: text may "
+        "differ from a run without them" in tuned.stdout
+    ), tuned.stdout
+    db = sqlite3.connect(store)
+    try:
+        specs = [json.loads(row[0]) for row in db.execute("SELECT spec FROM runs ORDER BY id")]
+        counts = [row[0] for row in db.execute("SELECT count(*) FROM samples GROUP BY run_id")]
+    finally:
+        db.close()
+    assert len(specs) == 2 and counts == [1, 2]  # a run of its own, not a resumed plain one
+    assert specs[0].get("speculative") is None and specs[0].get("batch_size") is None
+    assert specs[1]["batch_size"] == 2 and specs[1]["speculative"] == "ngram"

@@ -44,13 +44,36 @@ WorkersOpt = Annotated[
 ]
 ThreadsOpt = Annotated[
     int | None,
-    typer.Option("--threads", help="llama.cpp CPU threads (default: all).", show_default=False),
+    typer.Option(
+        "--threads",
+        help="llama.cpp CPU threads (default: the cores other processes leave free, "
+        "looked at again between calls).",
+        show_default=False,
+    ),
 ]
 KOpt = Annotated[str, typer.Option("--k", help="Comma-separated k values.")]
 LimitOpt = Annotated[
     int | None, typer.Option("--limit", help="First N problems only.", show_default=False)
 ]
 SeedOpt = Annotated[int, typer.Option("--seed")]
+BatchSizeOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--batch-size",
+        help="Greedy problems decoded together (llama.cpp: faster, but the text may differ from "
+        "one at a time; recorded, and a run of its own).",
+        show_default=False,
+    ),
+]
+SpeculativeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--speculative",
+        help="llama.cpp speculative decoding: ngram (prompt lookup; pays where the answer copies "
+        "its prompt; recorded, and a run of its own).",
+        show_default=False,
+    ),
+]
 SampleOpt = Annotated[
     int | None,
     typer.Option(

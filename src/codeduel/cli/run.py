@@ -22,6 +22,7 @@ from codeduel.cli.console import (
     safe,
 )
 from codeduel.cli.options import (
+    BatchSizeOpt,
     DataDirOpt,
     ExecutorOpt,
     HashSeedOpt,
@@ -35,6 +36,7 @@ from codeduel.cli.options import (
     RequireIsolationOpt,
     SampleOpt,
     SeedOpt,
+    SpeculativeOpt,
     StoreOpt,
     StyleOpt,
     TopKOpt,
@@ -104,6 +106,8 @@ def run_cmd(
     require_isolation: RequireIsolationOpt = None,
     hash_seed: HashSeedOpt = 0,
     rejudge: RejudgeOpt = False,
+    batch_size: BatchSizeOpt = None,
+    speculative: SpeculativeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Generate with a model, execute and score; resumes an interrupted identical run."""
@@ -147,6 +151,8 @@ def run_cmd(
                 require_isolation=require_isolation,
                 hash_seed=hash_seed,
                 rejudge=rejudge,
+                batch_size=batch_size,
+                speculative=speculative,
             )
         if as_json:
             print_json(result.to_dict())
@@ -184,6 +190,8 @@ def run_cmd(
                 f"{result.load_dependent} load-dependent",
                 highlight=False,
             )
+        if result.determinism:
+            out.print(f"decoding: {safe(result.determinism)}", highlight=False)
         out.print(f"store:   {safe(str(result.store_path))} (run {result.run_id})", highlight=False)
         for warning in result.warnings:
             out.print(f"warning: {safe(warning)}", style="yellow", soft_wrap=True)

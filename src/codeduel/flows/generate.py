@@ -34,6 +34,7 @@ from codeduel.execution.registry import (
 from codeduel.models import GenParams, Model, load_model, resolve
 from codeduel.models.base import check_params
 from codeduel.models.formats import InfillFormat
+from codeduel.models.llamacpp import check_speculative
 from codeduel.models.presets import Preset
 from codeduel.models.requests import GenPrompt, Style, generate_many
 from codeduel.records.lifecycle import RunLifecycle
@@ -119,12 +120,15 @@ class RunSpec(BaseModel):
     # decoding need not give the same text, so a run at another batch size is another run.
     batch_size: int | None = None
     sample: int | None = None  # a random sample of this many problems (seeded by ``seed``)
+    # llama.cpp's speculative decoding (a name in llamacpp.SPECULATIVE): its batched check can
+    # break a near-tie differently from one-token decoding, so it is part of the identity too.
+    speculative: str | None = None
 
     def key(self) -> str:
         """A stable hash of the spec (sorted JSON); fields left at None by older versions are
         dropped so runs stored before they existed keep their keys and still resume."""
         data = self.model_dump()
-        for name in ("fim_order", "batch_size", "sample"):
+        for name in ("fim_order", "batch_size", "sample", "speculative"):
             if data.get(name) is None:
                 data.pop(name, None)
         return spec_key(data)
@@ -165,6 +169,12 @@ class RunResult:
         out.update(self.pass_at_k)
         return out
 
+    @property
+    def determinism(self) -> str | None:
+        """What the text of this run depends on beyond the model, prompt and decoding
+        parameters; None when the backend decodes as it does by default."""
+        return determinism(self.spec)
+
     def to_dict(self) -> dict[str, Any]:
         out = self.summary()
         out.update(
@@ -185,11 +195,27 @@ class RunResult:
                 "published": self.published,
                 "store": str(self.store_path),
                 "warnings": self.warnings,
+                "determinism": self.determinism,
             }
         )
         if self.rejudged is not None:
             out["rejudge"] = {"timed_out": self.rejudged, "load_dependent": self.load_dependent}
         return out
+
+
+def determinism(spec: RunSpec) -> str | None:
+    """One line on what a run's text depends on: batched greedy decoding and speculative
+    decoding round differently from one sequence decoded a token at a time, so a near-tie can
+    go the other way (``bench/generate.py`` and ``codeduel audit determinism`` measure how
+    often). Kept in the record and printed by ``codeduel run``."""
+    notes = []
+    if spec.batch_size is not None and spec.batch_size > 1:
+        notes.append(f"greedy problems decoded {spec.batch_size} together")
+    if spec.speculative is not None:
+        notes.append(f"{spec.speculative} speculative decoding")
+    if not notes:
+        return None
+    return "; ".join(notes) + ": text may differ from a run without them"
 
 
 def _problem_seed(seed: int, task_id: str) -> int:
@@ -290,6 +316,7 @@ def run(
     reuse_finished: bool = False,
     rejudge: bool = False,
     sample: int | None = None,
+    speculative: str | None = None,
 ) -> RunResult:
     """Generate ``n`` samples per problem with ``model``, judge them, and record everything.
 
@@ -308,7 +335,8 @@ def run(
     ``hash_seed``: the sandboxes' ``PYTHONHASHSEED`` (recorded in every verdict).
     ``variant``: a departure from the task's default prompt (see
     :class:`~codeduel.tasks.prompting.PromptVariant`); ``batch_size``: greedy problems per
-    backend call instead of the backend's own; both are part of the run's identity.
+    backend call instead of the backend's own; ``speculative``: llama.cpp's speculative decoding
+    (``"ngram"``; in-process llama.cpp models only); all three are part of the run's identity.
     ``reuse_finished``: a finished run of the same spec is read back instead of made again
     (experiments that revisit a configuration, e.g. ``reproduce``).
     ``sample``: a random sample of that many problems (seeded by ``seed``) instead of the
@@ -331,6 +359,8 @@ def run(
     require_positive(limit=limit, workers=workers, batch_size=batch_size, sample=sample)
     resolved = resolve(model)  # once: the record name, the preset, the backend
     spec_name, preset = resolved.name, resolved.record_preset
+    if speculative is not None:
+        check_speculative(speculative, resolved)
     the_task = get_task(task, Path(data_dir) if data_dir is not None else None)
     family: Family = family_for(task).bind(
         RunOptions(
@@ -377,6 +407,8 @@ def run(
                     "--base-url applies only to openai: models", "use --model openai:NAME"
                 )
             options["base_url"] = base_url
+        if speculative is not None:
+            options["speculative"] = speculative
         if use_pool and gen_workers is not None:
             from codeduel.cluster.generation import RayModelPool
 
@@ -385,6 +417,13 @@ def run(
         else:
             if lm is None:
                 lm = load_model(resolved, **options)
+            elif getattr(lm, "speculative", None) != speculative:
+                if speculative is not None:
+                    raise CodeduelError(
+                        f"the loaded model was not loaded with speculative={speculative!r}",
+                        "load it with that option, or leave speculative unset",
+                    )
+                speculative = lm.speculative  # type: ignore[attr-defined]  # recorded as loaded
             info = lm.info()
         template = family.prompt(the_task, problems[0], chosen_style).template
         spec = RunSpec(
@@ -407,6 +446,7 @@ def run(
             fim_order=family.order if isinstance(family, InfillingFamily) else None,
             batch_size=batch_size,
             sample=sample,
+            speculative=speculative,
         )
         if reuse_finished:
             done_run = db.finished_run(kind="run", key=spec.key())
