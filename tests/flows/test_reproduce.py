@@ -224,6 +224,16 @@ def test_bad_experiment_input_is_one_line(tmp_path: Path) -> None:
         assert needle in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
 
 
+@pytest.mark.parametrize(
+    ("levels", "needle"),
+    [({"token_levels": [256, 0]}, "invalid --token-levels 0"),
+     ({"batch_levels": [-1]}, "invalid --batch-levels -1")],
+)  # fmt: skip
+def test_the_api_names_a_bad_level_by_its_option(levels: dict, needle: str) -> None:
+    with pytest.raises(api.CodeduelError, match=needle):
+        api.reproduce(None, "humaneval", **levels)
+
+
 def test_reproduce_end_to_end_on_the_embedded_model(tmp_path: Path, data_dir: Path) -> None:
     store = tmp_path / "r.sqlite"
     opts = {"limit": 1, "data_dir": data_dir, "store": store, "n_threads": 2}

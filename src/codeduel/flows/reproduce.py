@@ -327,8 +327,10 @@ def run_reproduce(
         limit=limit, sample=sample, workers=workers, threads=n_threads,
         max_new_tokens=max_new_tokens,
     )  # fmt: skip
-    for value in (*token_levels, *batch_levels):
-        require_positive(level=value)
+    for value in token_levels:
+        require_positive(token_levels=value)  # named as the CLI option: --token-levels
+    for value in batch_levels:
+        require_positive(batch_levels=value)
     the_task = get_task(task, Path(data_dir) if data_dir is not None else None)
     family = family_for(task)
     if family.fixed_style is not None:
