@@ -16,12 +16,11 @@ other processes spinning during every arm (a laptop with other work on it). The 
 
 Arms (``--arms``, in order; ``today`` always runs first):
   today        as shipped before: threads fixed at the usable cores, llama.cpp's flash attention
-               on (the text depends on the thread count), prompt-prefix KV reuse on (a problem's
-               text depends on the problem before it)
-  default      what ``codeduel run`` now does: flash attention and prefix reuse off, so the text
-               depends on the prompt alone and threads can follow the cores other processes
-               leave free
-  reuse        ``default`` with the prompt-prefix KV reuse (what turning it off costs)
+               on (the text depends on the thread count), prompt-prefix KV reuse on
+  default      what ``codeduel run`` now does: flash attention off, so threads can follow the
+               cores other processes leave free without changing the text; prefix reuse on
+  no-reuse     ``default`` without the prompt-prefix KV reuse (the text then depends on the
+               prompt alone; what that costs)
   ngram        ``default`` with prompt-lookup speculative decoding (``speculative="ngram"``)
   batch8       ``default`` with 8 problems decoded together (``--batch-size 8``: text may differ)
   noprefill    the chat prompt without the pre-filled signature (a different prompt: its own
@@ -71,7 +70,7 @@ ARMS = {
     for arm in (
         Arm("today"),  # its options come from --threads below
         Arm("default"),
-        Arm("reuse", load={"prefix_reuse": True}, against="default"),
+        Arm("no-reuse", load={"prefix_reuse": False}, against="default"),
         Arm("ngram", load={"speculative": "ngram"}, against="default"),
         Arm("batch8", load={"n_parallel": 8}, run={"batch_size": 8}, against="default"),
         Arm("noprefill", run=NO_PREFILL, against="noprefill"),
@@ -143,7 +142,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--problems", type=int, default=20, help="first N HumanEval problems")
     parser.add_argument("--busy", type=int, default=0, help="other processes keeping cores busy")
-    parser.add_argument("--arms", default="today,default,reuse,ngram,batch8")
+    parser.add_argument("--arms", default="today,default,no-reuse,ngram,batch8")
     parser.add_argument("--model", default="qwen2.5-coder-0.5b-instruct", help="embedded model")
     parser.add_argument("--threads", type=int, default=usable_cpus(), help="today's threads")
     args = parser.parse_args()

@@ -90,8 +90,11 @@ def test_threads_follow_the_load_and_never_change_the_text(
         assert text.strip()
         busy = subprocess.Popen([sys.executable, "-c", BURN])
         try:
-            time.sleep(1.5)
-            under_load = model.generate([PROMPT], GREEDY)[0][0].text
+            for _ in range(4):  # the first window may still hold the quiet time before
+                time.sleep(1.5)
+                under_load = model.generate([PROMPT], GREEDY)[0][0].text
+                if model.threads == usable - 1:
+                    break
             assert model.threads == usable - 1, model.thread_changes
         finally:
             busy.kill()
@@ -129,8 +132,8 @@ def test_humaneval_0_decodes_the_same_on_one_thread_and_on_two(
 def test_an_answer_does_not_depend_on_the_problem_before_it(data_dir: Path) -> None:
     """With the KV of a shared prefix reused, the rest of a prompt is evaluated in a batch of
     another size, which rounds differently: HumanEval/17's answer changed at its 2nd token when it
-    came after HumanEval/16. Reuse is off by default, so the text depends on the prompt alone
-    (``--limit``, ``--sample``, a resumed run and a Ray queue all give a problem the same text)."""
+    came after HumanEval/16. With ``prefix_reuse=False`` the text depends on the prompt alone
+    (the default keeps reuse on for now: see LlamaCppModel's docstring)."""
     resolved = resolve(None)
     task = get_task("humaneval", data_dir)
     family = family_for("humaneval").bind(
@@ -139,9 +142,9 @@ def test_an_answer_does_not_depend_on_the_problem_before_it(data_dir: Path) -> N
     by_id = {p.task_id: p for p in task.problems()}
     before, target = (family.prompt(task, by_id[f"HumanEval/{i}"], "chat") for i in (16, 17))
     params = GenParams(max_new_tokens=16)
-    with load_model(None, n_threads=2, n_parallel=1) as model:
+    with load_model(None, n_threads=2, n_parallel=1, prefix_reuse=False) as model:
         after = [generate_many(model, [p], params)[0][0].text for p in (before, target)][1]
-    with load_model(None, n_threads=2, n_parallel=1) as model:
+    with load_model(None, n_threads=2, n_parallel=1, prefix_reuse=False) as model:
         alone = generate_many(model, [target], params)[0][0].text
     assert after == alone and alone.strip()
 

@@ -229,9 +229,11 @@ class LlamaCppModel(Model):
     free, looked at on load and again between calls every ``retune_every_s`` seconds (see
     :class:`~codeduel.machine.CpuMeter`); a number fixes it; neither changes the text.
     ``prefix_reuse``: a request starts from the KV cache of the longest prefix it shares with the
-    slot's previous text. Off by default: the rest of the prompt is then evaluated in a batch of
-    another size, which rounds differently, so a problem's text would depend on the problem
-    before it (2 of 20 HumanEval answers changed; it saved ~13 % of the time).
+    slot's previous text (~13 % faster on HumanEval). The rest of the prompt is then evaluated in
+    a batch of another size, which rounds differently, so a problem's text can depend on the
+    problem before it (2 of 20 HumanEval answers changed). Off makes the text depend on the
+    prompt alone, but it stays on by default: with it off, xllamacpp's server shutdown hung after
+    a SIGTERM mid-run (2 of 3 tries of `codeduel sweep`), an engine bug not yet worked around.
     ``speculative``: a name in :data:`SPECULATIVE`, off by default (see there what it changes).
     ``flash_attention``: llama.cpp's (auto) flash attention, a few % faster on 2 cores, but then the
     text depends on the thread count, so it is off by default and, when on, the thread count
@@ -252,7 +254,7 @@ class LlamaCppModel(Model):
         weights_id: str | None = None,
         sha256: str | None = None,
         speculative: str | None = None,
-        prefix_reuse: bool = False,
+        prefix_reuse: bool = True,
         retune_every_s: float = RETUNE_EVERY_S,
         flash_attention: bool = False,
     ) -> None:
@@ -341,12 +343,14 @@ class LlamaCppModel(Model):
     def _start(self, threads: int) -> None:
         """(Re)start the in-process server with ``threads`` CPU threads; the weights are
         memory-mapped, so a restart re-reads nothing from disk (about a second)."""
-        self._server = None  # stop the old server first: its threads must not compete
         self._params.cpuparams.n_threads = threads
         self._params.cpuparams_batch.n_threads = threads
         xllamacpp = _import_xllamacpp()
         try:
+            # Both the old server's shutdown and the new one's start wait on threads: a signal
+            # landing there blocked forever (SIGTERM during a retune hung `codeduel sweep`).
             with _signals_held():
+                self._server = None  # stop the old server first: its threads must not compete
                 server = xllamacpp.Server(self._params)
         except (RuntimeError, ValueError):
             raise CodeduelError(
