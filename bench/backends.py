@@ -21,6 +21,7 @@ import os
 import time
 from pathlib import Path
 
+from codeduel.machine import CpuMeter
 from codeduel.models import GenParams, Model, load_model
 from codeduel.models.embedded import assemble_timed
 
@@ -36,23 +37,16 @@ def _prompt() -> str:
     return 'def fib(n: int) -> int:\n    """Return the n-th Fibonacci number."""\n'
 
 
-def _cpu_seconds_total() -> float:
-    with open("/proc/stat") as f:
-        fields = [float(x) for x in f.readline().split()[1:8]]
-    busy = fields[0] + fields[1] + fields[2] + fields[5] + fields[6]
-    return busy / os.sysconf("SC_CLK_TCK")
-
-
 def _measure(model: Model, params: GenParams, prompt: str) -> tuple[float, int, float]:
     """(wall seconds, generated tokens, cores used by other processes meanwhile)."""
-    cpu0, own0, t0 = _cpu_seconds_total(), time.process_time(), time.perf_counter()
+    meter, t0 = CpuMeter(), time.perf_counter()
     out = model.generate([prompt], params)
     wall = time.perf_counter() - t0
-    others = (_cpu_seconds_total() - cpu0 - (time.process_time() - own0)) / wall
+    others = meter.others() or 0.0
     tokens = sum(c.completion_tokens for c in out[0])
     if params.greedy:
         tokens = out[0][0].completion_tokens
-    return wall, tokens, max(0.0, others)
+    return wall, tokens, others
 
 
 BACKENDS = ("llamacpp", "hf")
