@@ -25,11 +25,22 @@ the solution): ``candidate`` is the whole program, run inside the child; it pass
 runs to its end and the child reports that over a private channel. Safe for the host, but an
 adversarial program can fake a pass in-process; tasks use it only where rpc cannot work and
 record the mode in every verdict.
+
+``exec`` (programs in other languages, run by their own compiler or interpreter): the
+program's ``exec`` spec names a source file, the steps that compile and run it, and a
+*marker*. ``candidate`` (the untrusted text: prompt and completion) is written first, then
+``harness`` (trusted test code) with every :data:`MARKER_SLOT` replaced by a fresh random
+token the candidate never sees. The program passes only when every step exits 0 *and* the last
+step printed the token on a line of its own: the tests place it after their last check, so a
+body that exits with status 0 before the tests ran fails. The token lives in the process's own
+source and memory, so a program written to find it could still fake a pass; docs/security.md
+says what is checked and what is not.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
@@ -38,7 +49,10 @@ from typing import Any, Literal, Protocol
 from codeduel.errors import ExecutorError
 
 Status = Literal["passed", "failed", "timed out"]
-Mode = Literal["rpc", "concat"]
+Mode = Literal["rpc", "concat", "exec"]
+
+#: Stands for the completion marker in an ``exec`` harness (see the module docstring).
+MARKER_SLOT = "@@CODEDUEL_MARKER@@"
 
 MAX_TIMEOUT_S = 86_400.0  # a day: beyond it no limit means anything, and OS timers overflow
 MIN_TIMEOUT_S = 0.001
@@ -72,7 +86,8 @@ class Limits:
     ``scratch_files`` bound the private tmpfs each worker's programs write to. ``processes``
     bounds process creation where seccomp is off; ``threads`` is how many threads a program may
     start where seccomp keeps them from being processes (honest code uses thread pools, and
-    the reference harnesses allow them).
+    the reference harnesses allow them). ``native_processes``: room in the pool's pids cgroup
+    per worker for ``exec`` programs (a compiler's children, a JVM's threads).
     """
 
     timeout_s: float = 3.0
@@ -86,6 +101,7 @@ class Limits:
     wall_slack_s: float = 5.0
     scratch_mb: int = 64
     scratch_files: int = 4096
+    native_processes: int = 128
 
     def __post_init__(self) -> None:
         check_timeout(self.timeout_s)
@@ -96,6 +112,7 @@ class Limits:
             "processes",
             "threads",
             "scratch_mb",
+            "native_processes",
         ):
             value = getattr(self, name)
             if type(value) is not int or value < 0 or value > 1 << 40:
@@ -116,6 +133,75 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class Step:
+    """One command of an ``exec`` program, run in the sandbox with the scratch dir as cwd.
+
+    ``argv[0]`` is an absolute path (resolved by trusted code, never searched for in the
+    sandbox) or ``./name``, a file an earlier step built in the scratch dir. ``timeout_s``
+    None: the program's own limit (candidate CPU seconds).
+    """
+
+    argv: tuple[str, ...]
+    stage: str = "run"
+    timeout_s: float | None = None
+
+    def __post_init__(self) -> None:
+        first = self.argv[0] if self.argv else ""
+        if not (os.path.isabs(first) or (first.startswith("./") and "/" not in first[2:])):
+            raise ExecutorError(
+                f"step {self.argv!r} does not start with an absolute path",
+                "resolve the tool with shutil.which first (or name a built file as ./name)",
+            )
+        if self.timeout_s is not None:
+            check_timeout(self.timeout_s, f"timeout of step {self.stage!r}")
+
+
+@dataclass(frozen=True)
+class ExecSpec:
+    """How to compile and run an ``exec`` program (built by trusted code, e.g. a language).
+
+    ``source_name``: the file the candidate and harness are written to. ``files``: more trusted
+    files written beside it. ``read_paths``: where the toolchain lives (the read allowlist,
+    minus every benchmark location). ``memory_mb`` None: no address-space limit (runtimes
+    that reserve large ranges up front: the JVM, V8, Go); the pool's cgroup bounds memory.
+    ``processes``: processes and threads the steps may run at once (compilers fork, runtimes
+    start threads). ``proc``: whether /proc is readable (some runtimes need it).
+    ``fail_patterns``: (stream, text) pairs that fail the program when the last step prints
+    them, for runtimes that exit 0 after a failed test (mono's ``Debug.Assert``, rackunit);
+    an empty text means "anything at all on that stream".
+    """
+
+    source_name: str
+    steps: tuple[Step, ...]
+    env: tuple[tuple[str, str], ...] = ()
+    files: tuple[tuple[str, str], ...] = ()
+    read_paths: tuple[str, ...] = ()
+    memory_mb: int | None = None
+    processes: int = 64
+    open_files: int = 1024
+    file_size_mb: int = 64
+    proc: bool = False
+    fail_patterns: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        for stream, _text in self.fail_patterns:
+            if stream not in ("stdout", "stderr"):
+                raise ExecutorError(
+                    f"failure pattern stream {stream!r} is unknown", "use stdout or stderr"
+                )
+        names = [self.source_name, *(name for name, _ in self.files)]
+        for name in names:
+            if not name or "/" in name or name.startswith(".") or name in ("stdout", "stderr"):
+                raise ExecutorError(f"file name {name!r} is not allowed", "use a plain file name")
+        if not self.steps:
+            raise ExecutorError("an exec program needs at least one step", "add a run step")
+
+    def wall_for(self, limits: Limits, timeout_s: float) -> float:
+        """The wall-clock time all steps may take together (the pool's watchdog)."""
+        return sum(limits.wall_for(s.timeout_s or timeout_s) for s in self.steps)
+
+
+@dataclass(frozen=True)
 class Program:
     """One program to judge. ``key`` is the caller's id, echoed in the verdict."""
 
@@ -126,8 +212,14 @@ class Program:
     harness_data: Any = None
     mode: Mode = "rpc"
     timeout_s: float | None = None  # None: the executor's Limits.timeout_s (candidate CPU s)
+    exec: ExecSpec | None = None  # mode "exec" only
 
     def __post_init__(self) -> None:
+        if (self.mode == "exec") != (self.exec is not None):
+            raise ExecutorError(
+                f"program {self.key!r}: mode {self.mode!r} with exec spec {self.exec!r}",
+                "give an ExecSpec exactly when mode is 'exec'",
+            )
         if self.timeout_s is not None:
             check_timeout(self.timeout_s, f"timeout of program {self.key!r}")
 

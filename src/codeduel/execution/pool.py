@@ -304,7 +304,29 @@ class _Worker:
                 return Verdict(
                     program.key, "failed", f"harness does not compile: {e}", program.mode
                 )
+        native: dict[str, Any] | None = None
+        wall = limits.wall_for(timeout)
+        if program.exec is not None:
+            spec = program.exec
+            native = {
+                "source_name": spec.source_name,
+                "steps": [
+                    {"argv": list(s.argv), "stage": s.stage, "timeout_s": s.timeout_s}
+                    for s in spec.steps
+                ],
+                "env": [list(kv) for kv in spec.env],
+                "files": [list(f) for f in spec.files],
+                "read_paths": self.pool.toolchain_paths(spec.read_paths),
+                "memory_mb": spec.memory_mb,
+                "processes": spec.processes,
+                "open_files": spec.open_files,
+                "file_size_mb": spec.file_size_mb,
+                "proc": spec.proc,
+                "fail_patterns": [list(p) for p in spec.fail_patterns],
+            }
+            wall = spec.wall_for(limits, timeout)
         job = {
+            "exec": native,
             "key": program.key,
             "candidate": program.candidate,
             "harness": harness_text,
@@ -323,7 +345,7 @@ class _Worker:
         fd = self.sock.fileno()
         try:
             send_msg(fd, payload)
-            raw = recv_msg(fd, limits.wall_for(timeout) + _WATCHDOG_GRACE_S)
+            raw = recv_msg(fd, wall + _WATCHDOG_GRACE_S)
         except BaseException as e:  # includes the worker module's _Timeout
             if isinstance(e, KeyboardInterrupt):
                 raise
@@ -435,6 +457,7 @@ class LocalExecutor:
             _scratch_root(), f"codeduel-{os.getpid()}-{secrets.token_hex(4)}"
         )
         self.read_policy = readable.policy(packages, exclude)
+        self._toolchains: dict[tuple[str, ...], list[str]] = {}
         os.makedirs(self._scratch, mode=0o711)
         self._cpus = cpu_ids() if pin_cpus else []
         self._cgroup: _Cgroup | None = None
@@ -446,7 +469,7 @@ class LocalExecutor:
             self._cgroup = _Cgroup(
                 os.path.basename(self._scratch),
                 n * per_worker * 2**20,
-                n * (limits.processes + limits.threads + 16) + 16,
+                n * (limits.processes + limits.threads + 16 + limits.native_processes) + 16,
             )
         self.nproc_shared = n * (limits.processes + limits.threads)
         self._workers = [_Worker(self, i) for i in range(n)]
@@ -483,6 +506,17 @@ class LocalExecutor:
         else:
             out.append(LayerStatus("cgroup", False, "disabled (isolation='none')"))
         return out
+
+    def toolchain_paths(self, roots: tuple[str, ...]) -> list[str]:
+        """``roots`` (a toolchain's files) as read rules that leave out every benchmark
+        location and Python package directory, computed once per set of roots."""
+        with self._lock:
+            cached = self._toolchains.get(roots)
+        if cached is None:
+            cached = readable.expand(roots, self.read_policy.excluded)
+            with self._lock:
+                self._toolchains[roots] = cached
+        return list(cached)
 
     def submit(self, program: Program) -> Future[Verdict]:
         """Queue one program; thread-safe. The future resolves to its verdict."""

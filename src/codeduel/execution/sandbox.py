@@ -150,6 +150,37 @@ SECCOMP_DENY = (
 )
 
 
+# What a compiler or language runtime must be allowed (``exec`` programs): start processes,
+# run programs, signal its own processes (Go preempts goroutines with tgkill). Signals to
+# processes outside the program stay blocked by Landlock's signal scope (ABI >= 6) and the
+# separate process group; sockets stay denied except AF_UNIX pairs inside the program.
+EXEC_ALLOWED = frozenset(
+    {
+        "fork",
+        "vfork",
+        "execve",
+        "execveat",
+        "kill",
+        "tkill",
+        "tgkill",
+        "rt_sigqueueinfo",
+        "rt_tgsigqueueinfo",
+        "pidfd_open",
+        "pidfd_send_signal",
+        "socket",
+        "socketpair",
+    }
+)
+SECCOMP_DENY_EXEC = tuple(name for name in SECCOMP_DENY if name not in EXEC_ALLOWED)
+_AF_UNIX = 1
+# Namespace flags a process created by clone() may not ask for (unshare is denied outright).
+_CLONE_NEW = (0x00020000, 0x00000080, 0x02000000, 0x04000000, 0x08000000, 0x10000000,
+              0x20000000, 0x40000000)  # fmt: skip
+
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_RAISE = 2
+
+
 class _Libc:
     """C functions resolved once per worker, with their signatures set.
 
@@ -413,14 +444,20 @@ class PrivilegeDrop:
         self._data[0].effective = self._data[0].permitted = 1 << CAP_DAC_READ_SEARCH
         self._args = (ctypes.byref(self._header), ctypes.byref(self._data))
 
-    def apply(self) -> None:
+    def apply(self, ambient: bool = False) -> None:
+        """Drop to 65534. ``ambient``: keep CAP_DAC_READ_SEARCH across execve too (programs
+        run by a toolchain that lives under a private home, e.g. rustup in /root)."""
         if self.keep:
             prctl(PR_SET_KEEPCAPS, 1)
         os.setgroups([])
         os.setresgid(NOBODY, NOBODY, NOBODY)
         os.setresuid(NOBODY, NOBODY, NOBODY)
         if self.keep:
+            if ambient:
+                self._data[0].inheritable = 1 << CAP_DAC_READ_SEARCH
             _check(libc().capset(*self._args), "capset")
+            if ambient:
+                prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_DAC_READ_SEARCH)
 
 
 def drop_privileges(keep_dac_read_search: bool) -> None:
@@ -621,20 +658,27 @@ def landlock_restrict(ruleset_fd: int) -> None:
 # --------------------------------------------------------------------------- seccomp
 
 
-def seccomp_program() -> bytes:
+def seccomp_program(for_exec: bool = False) -> bytes:
     """Compile the deny-list to classic BPF once (per worker) with libseccomp via pyseccomp.
 
     Children load the bytes with one prctl, which is ~10x cheaper than building the filter.
+    ``for_exec``: the filter of ``exec`` programs (:data:`EXEC_ALLOWED` admitted, sockets only
+    of AF_UNIX, no new namespaces through clone).
     """
     import pyseccomp as sc  # type: ignore[import-untyped]
 
     flt = sc.SyscallFilter(sc.ALLOW)
-    for name in SECCOMP_DENY:
+    for name in SECCOMP_DENY_EXEC if for_exec else SECCOMP_DENY:
         try:
             flt.add_rule(sc.ERRNO(errno.EPERM), name)
         except (OSError, ValueError, RuntimeError):  # unknown on this arch
             continue
-    flt.add_rule(sc.ERRNO(errno.EPERM), "clone", sc.Arg(0, sc.MASKED_EQ, CLONE_THREAD, 0))
+    if for_exec:
+        flt.add_rule(sc.ERRNO(errno.EPERM), "socket", sc.Arg(0, sc.NE, _AF_UNIX))
+        for flag in _CLONE_NEW:
+            flt.add_rule(sc.ERRNO(errno.EPERM), "clone", sc.Arg(0, sc.MASKED_EQ, flag, flag))
+    else:
+        flt.add_rule(sc.ERRNO(errno.EPERM), "clone", sc.Arg(0, sc.MASKED_EQ, CLONE_THREAD, 0))
     with contextlib.suppress(OSError, ValueError, RuntimeError):
         flt.add_rule(sc.ERRNO(errno.ENOSYS), "clone3")
     rfd, wfd = os.pipe()

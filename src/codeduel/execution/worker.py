@@ -268,6 +268,7 @@ class Worker:
         self.scratch_mounted = False
         self.max_cpu_rlimit = 0
         self.cpu_clocks = sys.platform.startswith("linux")
+        self.native: Any = None  # NativeRunner, made on the first exec job
         os.makedirs(self.box, mode=0o700, exist_ok=True)
         if sys.platform.startswith("linux"):
             sandbox.libc()  # resolve C functions before any fork
@@ -850,6 +851,12 @@ class Worker:
 
     def run(self, job: dict[str, Any]) -> dict[str, Any]:
         """Judge one program on the warm child: start it, decide, kill it, read its output."""
+        if job["mode"] == "exec":  # compiled and run by its own toolchain (native.py)
+            if self.native is None:
+                from codeduel.execution.native import NativeRunner
+
+                self.native = NativeRunner(self)
+            return self.native.run(job)
         timeout = float(job.get("timeout_s") or self.limits["timeout_s"])
         cpu_rlimit = math.ceil(timeout) + 1
         self.max_cpu_rlimit = max(self.max_cpu_rlimit, cpu_rlimit)

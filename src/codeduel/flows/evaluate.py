@@ -25,7 +25,14 @@ from codeduel.execution.base import (
     check_timeout,
 )
 from codeduel.execution.registry import ExecutorOptions, executor_options, open_executor
-from codeduel.formats.samples import Sample, SampleSet, canonicalize, check_coverage, read_samples
+from codeduel.formats.samples import (
+    Sample,
+    SampleSet,
+    canonicalize,
+    check_coverage,
+    read_samples,
+    sample_files,
+)
 from codeduel.records.lifecycle import RunLifecycle
 from codeduel.records.store import SampleRecord, Store, VerdictRecord, spec_key
 from codeduel.scoring.passk import parse_ks, pass_at_k_table
@@ -108,10 +115,15 @@ def results_path_for(samples_path: Path) -> Path:
 
 
 def _sha256(path: Path) -> str:
+    """The samples' identity: a file's bytes, or a folder's files (names and bytes)."""
     digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
+    files = sample_files(path)
+    for file in files:
+        if len(files) > 1 or file != path:
+            digest.update(file.name.encode() + b"\0")
+        with file.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
     return digest.hexdigest()
 
 

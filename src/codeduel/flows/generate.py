@@ -730,11 +730,12 @@ def _score(
     samples = db.samples(run_id)
     failures = sum(1 for s in samples if (s.extra or {}).get("extraction") == "none")
     # Published figures exist for the original benchmarks only (not the plus variants).
-    pub_key = {"humaneval": "humaneval", "mbpp": "mbpp"}.get(spec.task)
     published: dict[str, float | None] = {}
-    if preset is not None and pub_key is not None:
+    if preset is not None:
         for kk in ks:
-            published[f"pass@{kk}"] = getattr(preset.published, f"{pub_key}_pass{kk}", None)
+            value = preset.published.value(spec.task, kk)
+            if value is not None or spec.task in ("humaneval", "mbpp"):
+                published[f"pass@{kk}"] = value
     return RunResult(
         run_id=run_id,
         spec=spec,

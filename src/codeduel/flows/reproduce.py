@@ -238,12 +238,11 @@ def _published(model: str | None, task: str, override: float | None) -> tuple[fl
             raise CodeduelError(f"invalid --published {override!r}", "give a percentage, 0-100")
         return override / 100.0, "given with --published"
     preset = resolve(model).record_preset
-    key = {"humaneval": "humaneval_pass1", "humaneval+": None, "mbpp": "mbpp_pass1"}.get(task)
-    value = getattr(preset.published, key, None) if preset is not None and key else None
+    value = preset.published.value(task, 1) if preset is not None else None
     if value is None:
         return None, ""
     assert preset is not None
-    return float(value) / 100.0, preset.published.source
+    return float(value) / 100.0, preset.published.source_for(task)
 
 
 def combine(arms: Sequence[Arm], baseline: Arm) -> Arm | None:

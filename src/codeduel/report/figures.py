@@ -339,8 +339,67 @@ def experiments_plot(data: ReportData) -> Plot | None:
     return Plot("experiments", "Each arm's greedy pass@1 against the published figure", fig)
 
 
+def _mpl_text(text: str) -> str:
+    """A stored string as matplotlib draws it literally: ``$`` would start mathtext."""
+    return text.replace("$", r"\$")
+
+
+def _row_names(models: list[str]) -> list[str]:
+    """Short model names, or the full ones where two short names would read the same."""
+    short = [short_model(m) or m for m in models]
+    return [s if short.count(s) == 1 else m for s, m in zip(short, models, strict=True)]
+
+
+def languages_plot(data: ReportData) -> Plot | None:
+    """Greedy pass@1 per model (rows) and MultiPL-E language (columns), published in brackets."""
+    grid = data.languages
+    if grid is None or not grid.models:
+        return None
+    rows, cols = len(grid.models), len(grid.codes)
+    values = [[_pct(c.estimate) for c in line] for line in grid.cells]
+    with plt.rc_context(STYLE | {"axes.grid": False}):
+        fig, ax = plt.subplots(figsize=(1.05 * cols + 2.6, 0.62 * rows + 1.6))
+        cmap = matplotlib.colormaps["viridis"].with_extremes(bad="#eef0f4")
+        image = ax.imshow(values, cmap=cmap, vmin=0, vmax=100, aspect="auto")
+        for i, line in enumerate(grid.cells):
+            for j, cell in enumerate(line):
+                v = values[i][j]
+                pub = "" if cell.published is None else f"\n(pub {_pct(cell.published):.1f})"
+                if math.isnan(v):
+                    text, color, style = "no run" + pub, "#5b6475", "italic"
+                else:
+                    mark = "" if cell.greedy and not cell.partial else "*"
+                    text, color, style = (
+                        f"{v:.1f}{mark}{pub}",
+                        "white" if v < 60 else "black",
+                        "normal",
+                    )
+                ax.text(j, i, text, ha="center", va="center", fontsize=8, color=color,
+                        fontstyle=style)  # fmt: skip
+        ax.set_xticks(range(cols), [_mpl_text(n) for n in grid.names], fontsize=9)
+        ax.set_yticks(range(rows), [_mpl_text(n) for n in _row_names(grid.models)], fontsize=9)
+        ax.tick_params(length=0)
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+        ax.set_xticks([x - 0.5 for x in range(1, cols)], minor=True)
+        ax.set_yticks([y - 0.5 for y in range(1, rows)], minor=True)
+        ax.grid(which="minor", color="white", linewidth=2, alpha=1.0)
+        ax.tick_params(which="minor", length=0)
+        ax.xaxis.tick_top()
+        ax.set_title("MultiPL-E: greedy pass@1 (%) by language", pad=12)
+        fig.colorbar(image, ax=ax, label="pass@1 (%)", shrink=0.9, pad=0.02)
+        fig.tight_layout()
+    return Plot(
+        "languages",
+        "Greedy pass@1 in % per model and language; (pub …) is the published figure, "
+        "* marks a partial or sampled run",
+        fig,
+    )
+
+
 FIGURES: dict[str, Callable[[ReportData], Plot | None]] = {
     "leaderboard": leaderboard_plot,
+    "languages": languages_plot,
     "pass_at_k": pass_at_k_plot,
     "temperature_sweep": sweep_plot,
     "infilling": infill_plot,

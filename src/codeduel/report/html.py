@@ -14,7 +14,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from codeduel.report.data import Matrix, ReportData
+from codeduel.report.data import LanguageCell, Matrix, ReportData
 from codeduel.report.figures import Plot
 from codeduel.scoring.compare import format_p
 
@@ -169,6 +169,53 @@ def _matrix(mx: Matrix, data: ReportData) -> dict[str, Any]:
     return {"task": mx.task, "columns": columns, "rows": rows}
 
 
+def _language_cell(cell: LanguageCell) -> dict[str, Any]:
+    """One cell of the Languages table: its text, and a title that says where it came from."""
+    pub = None if cell.published is None else _pct(cell.published)
+    where = f"{cell.model} · {cell.task}"
+    if cell.run is None:
+        title = f"{where}: no run"
+        if pub is not None:
+            title += f"; published {pub} ({cell.source})"
+        return {"run": None, "value": None, "pub": pub, "title": title, "flags": ""}
+    flags = [f for f, on in (("partial", cell.partial), ("sampled", not cell.greedy)) if on]
+    title = (
+        f"{where}: run #{cell.run.run_id}, pass@1 {_pct(cell.estimate)} % "
+        f"[{_pct(cell.low)}, {_pct(cell.high)}] on {cell.n_problems} problems"
+    )
+    if flags:
+        title += f" ({', '.join(flags)})"
+    if pub is not None:
+        title += f"; published {pub} ({cell.source})"
+        if cell.protocol and cell.protocol != "paper protocol":
+            title += f"; {cell.protocol}"
+    if cell.others:
+        title += "; other runs not shown: " + ", ".join(f"#{r}" for r in cell.others)
+    return {
+        "run": cell.run.run_id,
+        "value": _pct(cell.estimate),
+        "pub": pub,
+        "title": title,
+        "flags": ", ".join(flags),
+    }
+
+
+def _languages(data: ReportData) -> dict[str, Any] | None:
+    grid = data.languages
+    if grid is None or not grid.models:
+        return None
+    return {
+        "columns": [{"code": c, "name": n} for c, n in zip(grid.codes, grid.names, strict=True)],
+        "rows": [
+            {"model": model, "cells": [_language_cell(c) for c in line]}
+            for model, line in zip(grid.models, grid.cells, strict=True)
+        ],
+        "sources": grid.sources,
+        # below this the plot scrolls sideways instead of shrinking its labels out of reach
+        "min_width": 200 + 72 * len(grid.codes),
+    }
+
+
 def _experiments(data: ReportData) -> list[dict[str, Any]]:
     def points(x: Any) -> str:
         return "" if x is None else f"{100 * float(x):+.1f}"
@@ -241,8 +288,10 @@ def render(data: ReportData, plots: dict[str, Plot]) -> str:
     )
     template = env.get_template("report.html.j2")
     settings = data.comparison.settings if data.comparison else {}
+    languages = _languages(data)
     sections = [
         {"id": "leaderboard", "title": "Leaderboard"},
+        *([{"id": "languages", "title": "Languages"}] if languages else []),
         {"id": "pairs", "title": "Paired comparisons"},
         *({"id": a, "title": t} for a, _, t, _ in FIGURE_SECTIONS),
         {"id": "experiments", "title": "Reproduce & audits"},
@@ -275,6 +324,7 @@ def render(data: ReportData, plots: dict[str, Plot]) -> str:
             for a, n, t, e in FIGURE_SECTIONS
         ],
         matrices=[_matrix(mx, data) for mx in data.matrices],
+        languages=languages,
         experiments=_experiments(data),
         scale_css=", ".join(SCALE),
         repro=_repro(data),

@@ -49,8 +49,6 @@ from codeduel.scoring.stats import (
 
 SolvedRule = Literal["majority", "any"]
 DEFAULT_KS: tuple[int, ...] = (1, 10, 100)
-#: Tasks whose published figures live in :class:`codeduel.models.presets.Published`.
-_PUBLISHED_TASKS = {"humaneval": "humaneval", "mbpp": "mbpp"}
 
 
 @dataclass(frozen=True)
@@ -391,11 +389,10 @@ def published_metric(run: RunRecord, k: int, n_min: int) -> tuple[float | None, 
     The paper's protocol: pass@1 greedy with one sample; pass@10/100 sampled at T = 0.8,
     top-p 0.95 (n = 200); the whole benchmark (MBPP: its 500-problem test split).
     """
-    key = _PUBLISHED_TASKS.get(run.task or "")
-    preset = _preset_of(run) if key else None
-    if preset is None:
+    preset = _preset_of(run) if run.task else None
+    if preset is None or not run.task:
         return None, None
-    value = getattr(preset.published, f"{key}_pass{k}", None)
+    value = preset.published.value(run.task, k)
     if value is None:
         return None, None
     spec = run.spec

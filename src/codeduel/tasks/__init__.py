@@ -22,6 +22,7 @@ _MODULES = (
     "codeduel.tasks.evalplus",
     "codeduel.tasks.infilling",
     "codeduel.tasks.selfinstruct",
+    "codeduel.tasks.multipl_e",
 )
 
 

@@ -172,6 +172,48 @@ _FILES: tuple[DatasetFile, ...] = (
     ),
 )
 
+# MultiPL-E's "reworded" HumanEval translations (Cassano et al. 2023), as of the upstream commit
+# that regenerated the Racket prompts; evaluation use only (the repository's licence forbids
+# training on them).
+_MPE_COMMIT = "d2201bc793e2e94944a696d2a784238f92430b79"
+
+
+def _multipl_e(lang: str, sha: str, records: int) -> DatasetFile:
+    return DatasetFile(
+        name=f"multipl-e-{lang}",
+        version=_MPE_COMMIT[:12],
+        relpath=f"multipl-e/humaneval-{lang}-reworded.json",
+        sha256=sha,
+        records=records,
+        urls=(
+            f"https://raw.githubusercontent.com/nuprl/MultiPL-E/{_MPE_COMMIT}"
+            f"/prompts/humaneval-{lang}-reworded.json",
+        ),
+    )
+
+
+_FILES += (
+    _multipl_e("cpp", "e0c65762fc8b1786dcdecfb5693e37521cef6e5d5faab5e33c6983f23abb5251", 161),
+    _multipl_e("cs", "dd4dbda4e0da4e0bbab2d53dbe0d189f1daada648e1483d830b70de01e93d3e2", 158),
+    _multipl_e("d", "74d5e8eb0057ee43e789f5c843040559492d1f35a9f7e5eea1ac815ead946b73", 156),
+    _multipl_e("go", "108196e1d9bd668eaf094384931c0bde381505c1897d3c4c411063729b376e99", 154),
+    _multipl_e("java", "42f29a6e2bb9b0df69ee4e846a4f8929fe05ec69dcc4abff7000c5983b77cf27", 158),
+    _multipl_e("jl", "98f8617cc6cddb0f5850450b969bc9f31df29a5ef78e6d87975619f11d3c0a86", 159),
+    _multipl_e("js", "198aed40c78fe8e1f579e1c804fc5bb02a6b4c1aef18854ec4847c0dea21e671", 161),
+    _multipl_e("lua", "627c6fea0b6598783a5ca8ed3db9181366526ef550c39c2591b2655830291545", 161),
+    _multipl_e("php", "1cfc5f31c3775ddbec6df501692ec923b2f3c114fce92e746a8971750d69e1e2", 161),
+    _multipl_e("pl", "36a202f3705b983c6f66b3f746a6ef87e198b24398a88116d2852cab5ecc1ed1", 161),
+    _multipl_e("py", "87774ae6e7543d4d9d817307215c8269c5e618854dadb3c969bff5ede49e83af", 161),
+    _multipl_e("r", "315c70aa337b4c19fe28be7ba93f64628e20b957251384dda03d1453490932f6", 161),
+    _multipl_e("rb", "e80d22826b26321b606d6b8642f8cb2a7919452e5c9ec8c68083c4a01cb4f42e", 161),
+    _multipl_e("rkt", "aa6638e844410a5ab4c38f256bd4396176313dafc10c0b468232e38aedccb865", 161),
+    _multipl_e("rs", "89425fd4cfaeeb6bd7a55f487f5938844ac3d93cf0c1f1f5c59a49dafa302018", 156),
+    _multipl_e("scala", "d5a0af226097212e0e4d5007c2a149cfd1626748b6b0261c252843b955eef3b1", 160),
+    _multipl_e("sh", "31720b68a528dfdd1ffa4bb94c4d5a1e5d1a276933f1f7fdc276c87830634996", 158),
+    _multipl_e("swift", "0183a2486acbefb2afa74544f3ceba98764217f01e133735ce4d43b4097dc03e", 158),
+    _multipl_e("ts", "b894d4a67a5dddb01ab3e66c64931fbfb880292e197e8e8bdbda7d05f151cbb0", 159),
+)
+
 DATASETS: dict[str, DatasetFile] = {f.name: f for f in _FILES}
 
 _verified: dict[tuple[str, int, int], str] = {}

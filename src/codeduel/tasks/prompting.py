@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from codeduel.errors import CodeduelError
+from codeduel.languages import LANGUAGES, Language
 from codeduel.models.base import Message
 from codeduel.models.formats import INFILL_FORMATS, InfillFormat, InfillMode
 from codeduel.models.postprocess import extract_code, truncate_at_stops
@@ -286,6 +287,46 @@ class MbppPlusFamily(Family):
         return Answer({"solution": ex.code}, ex.code, ex.method)
 
 
+MULTIPL_E_CHAT_INSTRUCTION = (
+    "Complete the following {name} function. Reply with the complete function "
+    "(including the signature) in a single ```{fence} code block.\n\n"
+)
+
+
+class MultiplEFamily(Family):
+    """MultiPL-E: base models continue the prompt and stop at the language's stop tokens (as
+    MultiPL-E does); chat models get an instruction naming the language, with the answer
+    pre-filled with the prompt inside that language's code fence, so the fenced text the
+    model writes is the completion (cut at the fence's end or a stop token)."""
+
+    name = "multipl-e"
+
+    def __init__(self, language: Language) -> None:
+        self.language = language
+
+    def prompt(self, task: Task, problem: Problem, style: Style) -> GenPrompt:
+        stops = tuple(problem.meta["stop_tokens"])
+        code = self.language.code
+        if style == "completion":
+            return GenPrompt(f"multipl-e-{code}-completion", style, text=problem.prompt, stop=stops)
+        fence = self.language.fences[0]
+        fenced = f"```{fence}\n{problem.prompt}"
+        instruction = MULTIPL_E_CHAT_INSTRUCTION.format(name=self.language.name, fence=fence)
+        return GenPrompt(
+            f"multipl-e-{code}-chat-prefill",
+            style,
+            messages=(
+                Message(role="user", content=f"{instruction}{fenced}```"),
+                Message(role="assistant", content=fenced),
+            ),
+            stop=tuple(dict.fromkeys((*stops, FENCE_STOP))),
+        )
+
+    def answer(self, problem: Problem, prompt: GenPrompt, raw: str) -> Answer:
+        cut = truncate_at_stops(raw, prompt.stop)
+        return Answer({"completion": cut.text}, cut.text, "stop" if cut.stop else "eos")
+
+
 FIM_ORDERS: tuple[InfillMode, ...] = ("psm", "spm")
 INFILL_TASKS: tuple[str, ...] = (
     "humaneval-infill-single",
@@ -412,3 +453,5 @@ register_family(HumanEvalFamily(), "humaneval", "humaneval+")
 register_family(MbppFamily(), "mbpp", "mbpp-sanitized")
 register_family(MbppPlusFamily(), "mbpp+")
 register_family(InfillingFamily(), *INFILL_TASKS)
+for _lang in LANGUAGES.values():
+    register_family(MultiplEFamily(_lang), f"multipl-e-{_lang.code}")
