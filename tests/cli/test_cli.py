@@ -144,7 +144,34 @@ def test_show_unknown_run_and_missing_store(tmp_path: Path) -> None:
 def test_tasks_json() -> None:
     result = runner.invoke(app, ["tasks", "--json"])
     assert result.exit_code == 0
-    assert "humaneval" in json.loads(result.stdout)
+    tasks = json.loads(result.stdout)
+    assert tasks["humaneval"]["toolchain"] is None  # Python: judged in the sandbox's own
+    bash = tasks["multipl-e-sh"]["toolchain"]
+    assert bash["available"] and bash["tools"]["bash"].endswith("/bash")
+
+
+def test_doctor_names_missing_toolchains_and_their_install_command(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from codeduel import api
+
+    real = api.toolchains
+
+    def without_php() -> dict[str, api.Toolchain]:
+        chains = real()
+        php = chains["php"]
+        chains["php"] = api.Toolchain("php", {}, ("php",), php.install)
+        return chains
+
+    monkeypatch.setattr(api, "toolchains", without_php)
+    result = runner.invoke(app, ["doctor", "--json"])
+    assert result.exit_code == 0, result.stderr
+    rows = {row["language"]: row for row in json.loads(result.stdout)["toolchains"]}
+    assert rows["php"]["missing"] == ["php"]
+    assert rows["php"]["install"] == "apt-get install -y php-cli"
+    assert rows["sh"]["available"]
+    text = runner.invoke(app, ["doctor"]).stdout
+    assert "missing toolchains" in text and "php-cli" in text
 
 
 def test_doctor_lists_layers_reads_and_datasets(data_dir: Path) -> None:
@@ -273,6 +300,9 @@ def test_ctrl_c_keeps_partial_run(tmp_path: Path, data_dir: Path, humaneval_file
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        # A shell ignores SIGINT in the commands it starts in the background (CI runs the
+        # suite that way), and Python keeps an inherited "ignore": give the child Ctrl-C back.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
     def judged() -> int:
