@@ -44,6 +44,7 @@ from codeduel.flows.reproduce import run_reproduce as reproduce
 from codeduel.flows.selfinstruct import SelfInstructResult, selfinstruct
 from codeduel.flows.sweep import SweepResult, parse_temperatures
 from codeduel.flows.sweep import run_sweep as sweep
+from codeduel.languages import LANGUAGES, Toolchain
 from codeduel.models.formats import INFILL_FORMATS, InfillFormat
 from codeduel.models.presets import Preset, list_presets
 from codeduel.records.lifecycle import RunInterrupted
@@ -106,6 +107,7 @@ __all__ = [
     "run_verdicts",
     "selfinstruct",
     "sweep",
+    "toolchains",
     "write_reference_samples",
 ]
 
@@ -215,6 +217,12 @@ def _discordance_of_runs(runs: Sequence[int], store: str | Path | None) -> float
 def list_tasks() -> dict[str, str]:
     """The benchmarks codeduel can score: name -> one-line description."""
     return task_names()
+
+
+def toolchains() -> dict[str, Toolchain]:
+    """Each language's toolchain on this machine (MultiPL-E code -> state, tools, the one
+    command that installs what is missing)."""
+    return {code: lang.toolchain() for code, lang in LANGUAGES.items()}
 
 
 def list_models() -> list[Preset]:

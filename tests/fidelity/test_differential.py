@@ -32,6 +32,8 @@ from _differential import (
     unexplained,
 )
 
+from codeduel.languages import LANGUAGES
+
 pytestmark = pytest.mark.slow
 
 HE_CORPORA = ("he-completion-greedy", "he-chat-greedy", "he-completion-sampled")
@@ -133,6 +135,9 @@ DIFFERENTIAL = {
     # the same compare_infilling, same program shape and judge as the sets above (bench runs it)
     "humaneval-infill-multi": "bench/fidelity.py",
     "humaneval-infill-random-span": "bench/fidelity.py",
+    # each language's fixtures judged by codeduel and by MultiPL-E's own evaluation scripts
+    # (which cannot ship here: bench/multilang.py --multipl-e DIR runs them)
+    **{f"multipl-e-{code}": "bench/multilang.py" for code in LANGUAGES},
 }
 
 

@@ -64,7 +64,7 @@ def judge(task: MultiplETask, ex: LocalExecutor, samples: list[tuple[str, str, s
     return {v.key: v for v in ex.run(programs)}
 
 
-def test_every_multipl_e_language_is_a_task_with_its_data() -> None:
+def test_every_multipl_e_language_is_a_task_with_its_data(tmp_path: Path) -> None:
     codes = {"cpp", "cs", "d", "go", "java", "jl", "js", "lua", "php", "pl", "py", "r", "rb"}
     codes |= {"rkt", "rs", "scala", "sh", "swift", "ts"}
     assert set(LANGUAGES) == codes
@@ -79,6 +79,42 @@ def test_every_multipl_e_language_is_a_task_with_its_data() -> None:
     # HumanEval/32 (poly) is one MultiPL-E could not translate to C++.
     with pytest.raises(SamplesError, match="no C\\+\\+ translation"):
         task.get("HumanEval/32")
+    # MultiPL-E ships no reference solutions: `codeduel reference` says so, writes nothing.
+    from codeduel.api import write_reference_samples
+    from codeduel.errors import CodeduelError
+
+    with pytest.raises(CodeduelError, match="has no reference solutions"):
+        write_reference_samples("multipl-e-cpp", tmp_path / "ref.jsonl")
+    assert not (tmp_path / "ref.jsonl").exists()
+
+
+def test_a_toolchain_cache_inside_the_project_stays_readable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CI keeps its caches under the checkout, which is on ``sys.path`` and so closed to
+    candidates: the precompiled header codeduel built there must still be readable (it was
+    not, and every C++ program failed to compile), while a header placed inside a benchmark
+    location is never admitted."""
+    need_toolchain("cpp")
+    project = tmp_path / "project"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(project / ".cache"))
+    monkeypatch.syspath_prepend(str(project))
+    name, kinds = next(iter(solutions("cpp").items()))
+    task = get_task("multipl-e-cpp")
+    assert isinstance(task, MultiplETask)
+    spec = task.exec_spec(task.get(name).prompt)
+    assert spec.own_paths and spec.own_paths[0].startswith(str(project))
+    with LocalExecutor(workers=1) as ex:
+        verdicts = judge(task, ex, [("ok", name, kinds["correct"])])
+        assert verdicts["ok"].passed, verdicts["ok"].reason
+        # The same folder inside a dataset location is left out of the read rules.
+        assert ex.toolchain_paths((), spec.own_paths)
+        monkeypatch.setenv("CODEDUEL_DATA_DIR", str(project))
+    with LocalExecutor(workers=1) as ex:
+        assert ex.toolchain_paths((), spec.own_paths) == []
+        verdicts = judge(task, ex, [("closed", name, kinds["correct"])])
+        assert not verdicts["closed"].passed
+        assert "Permission denied" in verdicts["closed"].reason
 
 
 @pytest.mark.parametrize("code", sorted(p.stem for p in SOLUTIONS.glob("*.json")))
@@ -133,3 +169,83 @@ def test_an_empty_body_passes_no_problem(code: str, executor: LocalExecutor) -> 
     passed = sorted(k for k, v in verdicts.items() if v.passed)
     assert passed == []
     assert len(verdicts) == len(ids)
+
+
+def test_multipl_e_completions_files_are_samples(tmp_path: Path, executor: LocalExecutor) -> None:
+    """MultiPL-E's own completions files (one ``<problem>.json.gz`` per problem, a list of
+    ``completions``) score as they are, one file or a folder; another language's are refused."""
+    import gzip
+
+    from codeduel.formats.samples import read_samples
+
+    need_toolchain("js")
+    problems = solutions("js")
+    folder = tmp_path / "completions"
+    folder.mkdir()
+    names = sorted(problems)[:2]
+    for name in names:
+        record = {
+            "name": name,
+            "language": "js",
+            "completions": [problems[name]["correct"], problems[name].get("wrong", "")],
+        }
+        with gzip.open(folder / f"{name}.json.gz", "wt", encoding="utf-8") as fh:
+            json.dump(record, fh)
+    (folder / "notes.txt").write_text("not a completions file")
+    samples = read_samples(folder)
+    assert [(s.task_id, s.sample_idx) for s in samples.samples] == [
+        (names[0], 0),
+        (names[0], 1),
+        (names[1], 0),
+        (names[1], 1),
+    ]
+    one = read_samples(folder / f"{names[0]}.json.gz")
+    assert len(one) == 2
+    task = get_task("multipl-e-js")
+    programs = [
+        task.program(task.get(s.task_id), s.record, f"{s.task_id}|{s.sample_idx}")
+        for s in samples.samples
+    ]
+    verdicts = {v.key: v.passed for v in executor.run(programs)}
+    assert verdicts == {f"{n}|{i}": i == 0 for n in names for i in (0, 1)}
+    cpp = get_task("multipl-e-cpp")
+    with pytest.raises(SamplesError, match="are js programs, not C\\+\\+"):
+        cpp.program(cpp.get(names[0]), samples.samples[0].record, "k")
+
+
+def test_embedded_model_writes_and_passes_code_in_two_languages(tmp_path: Path) -> None:
+    """The real embedded model, prompted in JavaScript and in Bash (chat, the prompt pre-filled
+    in the language's fence), judged in the sandbox and stored: small, greedy, end to end."""
+    import subprocess
+    import sys
+
+    from codeduel.records.store import Store
+
+    for code in ("js", "sh"):
+        need_toolchain(code)
+    store = tmp_path / "results.sqlite"
+    for code in ("js", "sh"):
+        args = ["--task", f"multipl-e-{code}", "--limit", "3", "--max-new-tokens", "200"]
+        done = subprocess.run(
+            [sys.executable, "-m", "codeduel.cli", "run", *args, "--store", str(store), "--json"],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        result = json.loads(done.stdout)
+        assert result["n_samples"] == 3
+        assert result["published"]["pass@1"] == {"js": 50.3, "sh": 27.8}[code]
+    db = Store(store)
+    runs = db.list_runs()
+    assert sorted(r.task for r in runs) == ["multipl-e-js", "multipl-e-sh"]
+    for run in runs:
+        samples = db.samples(run.id)
+        verdicts = db.verdicts(run.id)
+        assert len(samples) == len(verdicts) == 3
+        code = (run.task or "").removeprefix("multipl-e-")
+        assert all((s.extra or {})["template"] == f"multipl-e-{code}-chat-prefill" for s in samples)
+        assert all(v.mode == "exec" and v.details.get("steps") for v in verdicts)
+    # The model is not useless in either language (published: 50.3 % js, 27.8 % sh).
+    assert sum(v.passed for r in runs for v in db.verdicts(r.id)) >= 2

@@ -12,18 +12,42 @@ from codeduel.cli.options import (
 )
 
 
+def _toolchain_of(task: str, chains: dict[str, api.Toolchain]) -> api.Toolchain | None:
+    code = task.removeprefix("multipl-e-") if task.startswith("multipl-e-") else None
+    return chains.get(code) if code else None
+
+
 def tasks(as_json: JsonOpt = False) -> None:
-    """List the benchmarks codeduel can score."""
+    """List the benchmarks codeduel can score, with each language's toolchain state
+    (`codeduel doctor` says how to install a missing one)."""
     with guard():
         names = api.list_tasks()
+        chains = api.toolchains()
         if as_json:
-            print_json(names)
+            rows = {}
+            for name, description in names.items():
+                tc = _toolchain_of(name, chains)
+                rows[name] = {
+                    "description": description,
+                    "toolchain": None
+                    if tc is None
+                    else {"available": tc.available, "tools": tc.tools, "install": tc.install},
+                }
+            print_json(rows)
             return
         table = Table(title="tasks", title_justify="left")
         table.add_column("name")
         table.add_column("description")
+        table.add_column("toolchain")
         for name, description in names.items():
-            table.add_row(name, safe(description))
+            tc = _toolchain_of(name, chains)
+            if tc is None:
+                state = "python (in the sandbox)"
+            elif tc.available:
+                state = "[green]installed[/green]"
+            else:
+                state = f"[red]missing[/red] {safe(', '.join(tc.missing))}"
+            table.add_row(name, safe(description), state)
         out.print(table)
 
 

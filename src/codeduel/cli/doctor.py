@@ -20,9 +20,20 @@ def doctor(data_dir: DataDirOpt = None, as_json: JsonOpt = False) -> None:
     with guard():
         report = api.doctor(data_dir)
         layers = report.layers
+        chains = api.toolchains()
         if as_json:
             print_json(
                 {
+                    "toolchains": [
+                        {
+                            "language": code,
+                            "available": tc.available,
+                            "tools": tc.tools,
+                            "missing": list(tc.missing),
+                            "install": tc.install,
+                        }
+                        for code, tc in chains.items()
+                    ],
                     "layers": [
                         {"name": s.name, "active": s.active, "detail": s.detail} for s in layers
                     ],
@@ -77,6 +88,26 @@ def doctor(data_dir: DataDirOpt = None, as_json: JsonOpt = False) -> None:
                 style="green",
                 highlight=False,
             )
+        _print_toolchains(chains)
+
+
+def _print_toolchains(chains: dict[str, api.Toolchain]) -> None:
+    """The MultiPL-E languages: installed, or missing with the one command that installs it."""
+    missing = {code: tc for code, tc in chains.items() if not tc.available}
+    installed = [code for code, tc in chains.items() if tc.available]
+    out.print(
+        safe(f"languages installed ({len(installed)} of {len(chains)}): {', '.join(installed)}"),
+        highlight=False,
+        soft_wrap=True,
+    )
+    if missing:
+        table = Table(title="missing toolchains", title_justify="left")
+        table.add_column("language")
+        table.add_column("missing")
+        table.add_column("install with")
+        for code, tc in missing.items():
+            table.add_row(code, safe(", ".join(tc.missing)), safe(tc.install))
+        out.print(table)
 
 
 def register(app: typer.Typer) -> None:

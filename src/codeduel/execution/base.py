@@ -168,7 +168,10 @@ class ExecSpec:
     start threads). ``proc``: whether /proc is readable (some runtimes need it).
     ``fail_patterns``: (stream, text) pairs that fail the program when the last step prints
     them, for runtimes that exit 0 after a failed test (mono's ``Debug.Assert``, rackunit);
-    an empty text means "anything at all on that stream".
+    an empty text means "anything at all on that stream". ``own_paths``: folders of files
+    trusted code built for this toolchain (a precompiled header): readable even where they lie
+    inside a package directory or a checkout on ``sys.path`` (a cache under the project), never
+    inside a benchmark location.
     """
 
     source_name: str
@@ -182,6 +185,7 @@ class ExecSpec:
     file_size_mb: int = 64
     proc: bool = False
     fail_patterns: tuple[tuple[str, str], ...] = ()
+    own_paths: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for stream, _text in self.fail_patterns:

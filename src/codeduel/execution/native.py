@@ -7,9 +7,10 @@ code runs before it. The layers are the worker's, adapted to a toolchain:
 
 - own process group, killed as a whole when the step ends (background processes included);
 - rlimits: CPU per process (the step's limit), address space where the runtime allows it,
-  file size, open files, processes (counted for the sandbox uid);
-- privilege drop to 65534 (root only), keeping CAP_DAC_READ_SEARCH as an ambient capability
-  only when Landlock limits reads to the allowlist;
+  file size, open files, processes (counted for the worker's uid);
+- privilege drop to the worker's own uid (root only; 65534 where none can be set), keeping
+  CAP_DAC_READ_SEARCH as an ambient capability only when Landlock limits reads to the
+  allowlist;
 - the worker's network and mount namespaces and private scratch tmpfs;
 - Landlock: read and execute only the toolchain's paths (never a benchmark location, see
   :mod:`codeduel.execution.readable`), write only the scratch dir;
@@ -47,6 +48,7 @@ class StepResult:
         self.exit_code: int | None = None
         self.signal: int | None = None
         self.timed_out = False
+        self.limit = "cpu"  # which limit ended it, when timed_out: "cpu" or "wall"
         self.output_exceeded = False
         self.cpu_s = 0.0
         self.wall_s = 0.0
@@ -61,13 +63,17 @@ class StepResult:
 
 
 class _Tail:
-    """The last ``keep`` bytes of a stream, and whether ``marker`` appeared as a line."""
+    """The last ``keep`` bytes of a stream, and whether ``marker`` appeared as a line.
+
+    Both searches are one ``bytes.find`` per chunk over the chunk and the few bytes before
+    it, so a program printing millions of short lines costs the judge C-speed scans, not a
+    Python loop per line."""
 
     def __init__(self, keep: int, marker: bytes | None, patterns: tuple[bytes, ...] = ()) -> None:
         self.keep = keep
         self.buf = bytearray()
-        self.marker = marker
-        self.line = bytearray()  # the current partial line, bounded
+        self.needle = b"\n" + marker if marker else b""
+        self.prev = b"\n"  # the stream's start counts as a line start
         self.seen = False
         self.total = 0
         self.patterns = patterns
@@ -82,23 +88,22 @@ class _Tail:
         self.buf += chunk
         if len(self.buf) > self.keep:
             del self.buf[: len(self.buf) - self.keep]
-        if self.marker is None or self.seen:
-            return
-        limit = len(self.marker) + 2
-        start = 0
-        while True:
-            nl = chunk.find(b"\n", start)
-            if nl < 0:
-                self.line += chunk[start:]
-                if len(self.line) > limit:
-                    self.line = bytearray(b"\0")  # too long to be the marker line
-                return
-            self.line += chunk[start:nl]
-            if bytes(self.line).rstrip(b"\r") == self.marker:
-                self.seen = True
-                return
-            self.line = bytearray()
-            start = nl + 1
+        if self.needle and not self.seen:
+            self.seen = self._find(self.prev + chunk)
+
+    def _find(self, window: bytes) -> bool:
+        """Whether ``window`` holds the marker as a whole line (``\n`` or ``\r\n`` after
+        it); keeps the tail where a line cut by the chunk boundary may still complete."""
+        needle = self.needle
+        at = window.find(needle)
+        while at >= 0:
+            end = at + len(needle)
+            after = window[end : end + 2]
+            if after[:1] == b"\n" or after == b"\r\n":
+                return True
+            at = window.find(needle, at + 1)
+        self.prev = window[-(len(needle) + 2) :]
+        return False
 
 
 class NativeRunner:
@@ -113,6 +118,16 @@ class NativeRunner:
             )
         self.abi = sandbox.landlock_abi() if worker.ruleset_fd is not None else 0
         self.rulesets: dict[tuple[tuple[str, ...], bool], int] = {}
+        # A step's orphans (a background process whose parent exited) come back to this
+        # worker rather than pid 1, which in a container may never reap them: their zombies
+        # would keep counting against the sandbox uid's process limit. Groups whose members
+        # may still arrive are swept between steps for a while (pgid -> until when).
+        self.subreaper = False
+        if worker.cpu_clocks:
+            with contextlib.suppress(OSError):
+                sandbox.prctl(sandbox.PR_SET_CHILD_SUBREAPER, 1)
+                self.subreaper = True
+        self.groups: dict[int, float] = {}
 
     def _ruleset(self, read_paths: tuple[str, ...], proc: bool) -> int | None:
         if self.abi <= 0:
@@ -176,7 +191,7 @@ class NativeRunner:
             )
             if res.timed_out:
                 status, reason = "timed out", ""
-                details["limit"] = "cpu" if res.signal == signal.SIGXCPU else "wall"
+                details["limit"] = res.limit
                 details["stage"] = stage
                 break
             if res.output_exceeded:
@@ -235,7 +250,7 @@ class NativeRunner:
         finally:
             os.close(fd)
         if self.worker.drop:
-            os.chown(path, sandbox.NOBODY, sandbox.NOBODY)
+            os.chown(path, self.worker.uid, self.worker.uid)
 
     def _step(
         self,
@@ -286,7 +301,7 @@ class NativeRunner:
             while True:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    res.timed_out = True
+                    res.timed_out, res.limit = True, "wall"
                     break
                 wait_on = list(open_fds) + ([pidfd] if pidfd is not None else [])
                 ready, _, _ = select.select(wait_on, [], [], min(remaining, 0.05))
@@ -321,6 +336,8 @@ class NativeRunner:
                 os.close(fd)
             if pidfd is not None:
                 os.close(pidfd)
+            if self.subreaper:
+                self._reap(pid)
         res.wall_s = time.monotonic() - begin
         if rusage is not None:
             res.cpu_s = float(rusage.ru_utime + rusage.ru_stime)
@@ -374,7 +391,7 @@ class NativeRunner:
             keep.add(ruleset)
         sandbox.close_fds(keep, known=sandbox.close_range_works())
         if w.drop:
-            sandbox.PrivilegeDrop(w.keep_dac).apply(ambient=w.keep_dac)
+            sandbox.PrivilegeDrop(w.keep_dac, w.uid).apply(ambient=w.keep_dac)
         memory = spec.get("memory_mb")
         sandbox.apply_rlimits(
             int(memory) if memory else 0,
@@ -391,11 +408,41 @@ class NativeRunner:
         os.chdir(w.box)
         os.execve(argv[0], argv, env)
 
+    def _reap(self, pgid: int) -> None:
+        """Collect the zombies of the step whose group ``pgid`` was just killed (waiting up to
+        0.2 s for the SIGKILLed members to die) and of earlier steps' groups still swept.
+
+        Runs only between steps, when no process of this worker's making is alive but the
+        zygote (another group): a pgid is in use while any member lives, so no live step can
+        share one of these numbers."""
+        now = time.monotonic()
+        self.groups[pgid] = now + 10.0
+        give_up = now + 0.2
+        for group in list(self.groups):
+            while True:
+                try:
+                    got = os.waitid(os.P_PGID, group, os.WEXITED | os.WNOHANG)
+                except ChildProcessError:
+                    break
+                if got is None:  # members alive: being killed
+                    if group != pgid or time.monotonic() > give_up:
+                        break
+                    time.sleep(0.001)
+            if self.groups[group] < now:
+                del self.groups[group]
+        while len(self.groups) > 256:
+            del self.groups[next(iter(self.groups))]
+
     def _nproc(self, processes: int) -> int | None:
-        """RLIMIT_NPROC: counted for the sandbox uid, shared by every worker's programs."""
+        """RLIMIT_NPROC: counted for the worker's uid. Where it is the worker's own, the step's
+        ``processes`` plus room for the worker's waiting Python children; where 65534 is
+        shared by every worker, room for all of theirs too (one program can then starve
+        another worker's: see docs/security.md)."""
         w = self.worker
         if not w.drop:
             return None if w.seccomp is not None else processes
+        if w.own_uid:
+            return processes + 16
         return processes + int(w.limits.get("nproc_shared", w.limits["processes"]))
 
 

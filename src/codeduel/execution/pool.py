@@ -316,7 +316,7 @@ class _Worker:
                 ],
                 "env": [list(kv) for kv in spec.env],
                 "files": [list(f) for f in spec.files],
-                "read_paths": self.pool.toolchain_paths(spec.read_paths),
+                "read_paths": self.pool.toolchain_paths(spec.read_paths, spec.own_paths),
                 "memory_mb": spec.memory_mb,
                 "processes": spec.processes,
                 "open_files": spec.open_files,
@@ -457,7 +457,7 @@ class LocalExecutor:
             _scratch_root(), f"codeduel-{os.getpid()}-{secrets.token_hex(4)}"
         )
         self.read_policy = readable.policy(packages, exclude)
-        self._toolchains: dict[tuple[str, ...], list[str]] = {}
+        self._toolchains: dict[tuple[tuple[str, ...], tuple[str, ...]], list[str]] = {}
         os.makedirs(self._scratch, mode=0o711)
         self._cpus = cpu_ids() if pin_cpus else []
         self._cgroup: _Cgroup | None = None
@@ -507,15 +507,20 @@ class LocalExecutor:
             out.append(LayerStatus("cgroup", False, "disabled (isolation='none')"))
         return out
 
-    def toolchain_paths(self, roots: tuple[str, ...]) -> list[str]:
+    def toolchain_paths(self, roots: tuple[str, ...], own: tuple[str, ...] = ()) -> list[str]:
         """``roots`` (a toolchain's files) as read rules that leave out every benchmark
-        location and Python package directory, computed once per set of roots."""
+        location and Python package directory, plus ``own`` (what trusted code built for the
+        toolchain) minus the benchmark locations alone; computed once per pair."""
+        key = (roots, own)
         with self._lock:
-            cached = self._toolchains.get(roots)
+            cached = self._toolchains.get(key)
         if cached is None:
-            cached = readable.expand(roots, self.read_policy.excluded)
+            policy = self.read_policy
+            found = readable.expand(roots, policy.excluded)
+            found += readable.expand(own, policy.datasets)
+            cached = sorted(set(found))
             with self._lock:
-                self._toolchains[roots] = cached
+                self._toolchains[key] = cached
         return list(cached)
 
     def submit(self, program: Program) -> Future[Verdict]:

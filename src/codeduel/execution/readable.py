@@ -46,6 +46,7 @@ class ReadPolicy:
     excluded: tuple[str, ...]
     packages: tuple[str, ...]
     roots: tuple[str, ...]
+    datasets: tuple[str, ...] = ()  # the benchmark locations alone (a subset of excluded)
 
 
 def _real(path: str | os.PathLike[str]) -> str:
@@ -209,7 +210,7 @@ def policy(
                 )
             allowed.append(path)
     existing = sorted({_real(r) for r in roots if os.path.exists(r)})
-    return ReadPolicy(tuple(allowed), tuple(excluded), names, tuple(existing))
+    return ReadPolicy(tuple(allowed), tuple(excluded), names, tuple(existing), tuple(data))
 
 
 def probe_paths(extra: Iterable[str | os.PathLike[str]] = (), per_place: int = 20) -> list[str]:

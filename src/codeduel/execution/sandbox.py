@@ -9,7 +9,9 @@ Why each layer (see docs/security.md):
 
 - own process group + group kill: the deadline kills everything the child started;
 - rlimits: memory, CPU, file size, open files, processes;
-- privilege drop (root only): ``setuid(65534)`` so ``RLIMIT_NPROC`` and file permissions apply;
+- privilege drop (root only): to a uid of the worker's own (:func:`worker_uid`, else 65534) so
+  ``RLIMIT_NPROC`` and file permissions apply and no worker's programs share a count or
+  signal rights with another's;
 - network namespace (per worker): no usable network at all;
 - Landlock: filesystem allowlist (read-only interpreter, read-write scratch dir), TCP and
   signal scoping where the kernel supports it;
@@ -30,6 +32,15 @@ import sys
 from typing import Any
 
 NOBODY = 65534
+# Each worker's programs run as SANDBOX_UID_BASE + the worker's pid: a uid no account uses,
+# unique among live workers (pids are), so RLIMIT_NPROC counts one worker's programs alone.
+SANDBOX_UID_BASE = 2_000_000_000
+
+
+def worker_uid(pid: int) -> int:
+    """The uid the programs of the worker with ``pid`` run as (where it can be set)."""
+    return SANDBOX_UID_BASE + pid
+
 
 CLONE_THREAD = 0x00010000
 CLONE_NEWNS = 0x00020000
@@ -37,6 +48,7 @@ CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
 
 PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
 PR_SET_KEEPCAPS = 8
 PR_SET_SECCOMP = 22
 PR_SET_NO_NEW_PRIVS = 38
@@ -429,7 +441,7 @@ class _CapData(ctypes.Structure):
 
 
 class PrivilegeDrop:
-    """Become uid/gid 65534 with no groups (root only), so NPROC and file modes apply.
+    """Become ``uid`` (as gid too) with no groups (root only), so NPROC and file modes apply.
 
     With ``keep_dac_read_search`` the child keeps only CAP_DAC_READ_SEARCH, so it can still
     import the interpreter's modules when they live under a private home (e.g. pyenv in
@@ -437,21 +449,22 @@ class PrivilegeDrop:
     arguments are built once (in the zygote), so a child only makes the syscalls.
     """
 
-    def __init__(self, keep_dac_read_search: bool) -> None:
+    def __init__(self, keep_dac_read_search: bool, uid: int = NOBODY) -> None:
         self.keep = keep_dac_read_search
+        self.uid = uid
         self._header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
         self._data = (_CapData * 2)()
         self._data[0].effective = self._data[0].permitted = 1 << CAP_DAC_READ_SEARCH
         self._args = (ctypes.byref(self._header), ctypes.byref(self._data))
 
     def apply(self, ambient: bool = False) -> None:
-        """Drop to 65534. ``ambient``: keep CAP_DAC_READ_SEARCH across execve too (programs
+        """Drop to ``uid``. ``ambient``: keep CAP_DAC_READ_SEARCH across execve too (programs
         run by a toolchain that lives under a private home, e.g. rustup in /root)."""
         if self.keep:
             prctl(PR_SET_KEEPCAPS, 1)
         os.setgroups([])
-        os.setresgid(NOBODY, NOBODY, NOBODY)
-        os.setresuid(NOBODY, NOBODY, NOBODY)
+        os.setresgid(self.uid, self.uid, self.uid)
+        os.setresuid(self.uid, self.uid, self.uid)
         if self.keep:
             if ambient:
                 self._data[0].inheritable = 1 << CAP_DAC_READ_SEARCH
@@ -460,9 +473,9 @@ class PrivilegeDrop:
                 prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_DAC_READ_SEARCH)
 
 
-def drop_privileges(keep_dac_read_search: bool) -> None:
+def drop_privileges(keep_dac_read_search: bool, uid: int = NOBODY) -> None:
     """One-off form of :class:`PrivilegeDrop` (probes)."""
-    PrivilegeDrop(keep_dac_read_search).apply()
+    PrivilegeDrop(keep_dac_read_search, uid).apply()
 
 
 # --------------------------------------------------------------------------- rlimits

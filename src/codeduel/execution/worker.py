@@ -255,6 +255,7 @@ class Worker:
         self.pid = os.getpid()
         self.drop = False
         self.keep_dac = False
+        self.uid = sandbox.NOBODY  # what children become when privileges drop (see _probe)
         self.ruleset_fd: int | None = None
         self.seccomp: sandbox.SeccompProgram | None = None
         self.layers: list[tuple[str, bool, str]] = []
@@ -274,7 +275,7 @@ class Worker:
             sandbox.libc()  # resolve C functions before any fork
         self._probe()
         if self.drop:
-            os.chown(self.box, sandbox.NOBODY, sandbox.NOBODY)
+            os.chown(self.box, self.uid, self.uid)
         signal.signal(signal.SIGALRM, _on_alarm)
 
     def wall_for(self, cpu_s: float) -> float:
@@ -350,7 +351,7 @@ class Worker:
         if "mnt" not in entered:
             self._layer("scratch", False, "no mount namespace: shared /dev/shm, unbounded")
             return
-        uid = gid = sandbox.NOBODY
+        uid = gid = sandbox.worker_uid(self.pid)  # chowned once the setuid probe decided
         if not self.drop_possible():
             uid, gid = os.getuid(), os.getgid()
         try:
@@ -363,7 +364,7 @@ class Worker:
             self._layer("scratch", False, f"{e}; shared /dev/shm, unbounded")
 
     def drop_possible(self) -> bool:
-        """Whether children will become uid 65534 (decided by the setuid probe, run later)."""
+        """Whether children will drop privileges (decided by the setuid probe, run later)."""
         return sandbox.is_root() and self.isolation != "none"
 
     def _probe(self) -> None:
@@ -448,21 +449,34 @@ class Worker:
             self._layer("setuid", False, "not running as root: children already unprivileged")
         else:
             keep = self.ruleset_fd is not None
+            err = "no uid tried"
+            # This worker's own uid first; 65534 where the kernel maps no such uid (a user
+            # namespace that maps only 65536 ids).
+            for uid in (sandbox.worker_uid(self.pid), sandbox.NOBODY):
 
-            def check_uid() -> str | None:
-                if os.getuid() != sandbox.NOBODY:
-                    return "uid unchanged"
-                return None
+                def check_uid(uid: int = uid) -> str | None:
+                    return None if os.getuid() == uid else "uid unchanged"
 
-            err = self._probe_child(lambda: sandbox.drop_privileges(keep), check_uid)
+                err = self._probe_child(
+                    lambda uid=uid: sandbox.drop_privileges(keep, uid), check_uid
+                )
+                if err is None:
+                    self.uid = uid
+                    break
             if err is None:
                 self.drop, self.keep_dac = True, keep
                 note = (
                     "keeps only CAP_DAC_READ_SEARCH (reads limited by Landlock)"
                     if keep
-                    else "no capabilities; modules unreadable by uid 65534 cannot be imported"
+                    else f"no capabilities; modules unreadable by uid {self.uid} cannot be imported"
                 )
-                self._layer("setuid", True, f"children run as uid/gid 65534, no groups; {note}")
+                who = (
+                    "this worker's own, so no other worker's programs share its process count"
+                    if self.own_uid
+                    else "shared by every worker: no uid of its own could be set"
+                )
+                detail = f"children run as uid/gid {self.uid} ({who}), no groups; {note}"
+                self._layer("setuid", True, detail)
             else:
                 self._layer("setuid", False, err)
         # seccomp.
@@ -539,13 +553,21 @@ class Worker:
         _HARNESS_CACHE.clear()
 
     @property
+    def own_uid(self) -> bool:
+        """Whether this worker's programs run as a uid no other worker uses."""
+        return self.drop and self.uid != sandbox.NOBODY
+
+    @property
     def nproc(self) -> int | None:
         """RLIMIT_NPROC for a program. Where seccomp keeps threads from being processes, room
-        for threads: counted for the sandbox uid when privileges drop, and not lowered at all
+        for threads: counted for the sandbox uid when privileges drop (one worker's programs
+        where it has a uid of its own, every worker's otherwise), and not lowered at all
         otherwise (the count would include the invoking user's own processes; memory bounds
         the threads). Without seccomp it is the only fork bound: ``processes``."""
         if self.seccomp is None:
             return int(self.limits["processes"])
+        if self.own_uid:  # + room for this worker's waiting children (same uid)
+            return int(self.limits["processes"]) + int(self.limits["threads"]) + 16
         if self.drop:
             return int(self.limits.get("nproc_shared", self.limits["processes"]))
         return None
@@ -561,7 +583,7 @@ class Worker:
         # under RLIMIT_NPROC; these carry no information about the host.
         os.environ.update(CHILD_ENV)
         if self.drop:
-            self.privileges = sandbox.PrivilegeDrop(self.keep_dac)
+            self.privileges = sandbox.PrivilegeDrop(self.keep_dac, self.uid)
         self.close_range = sandbox.close_range_works()
         # Stream objects over fds 1 and 2, never written before a child dup2()s its own
         # files there: nothing buffered in the worker's streams can reach a candidate.
@@ -985,7 +1007,7 @@ class Worker:
             os.makedirs(self.box, mode=0o700, exist_ok=True)
         os.chmod(self.box, 0o700)
         if self.drop:
-            os.chown(self.box, sandbox.NOBODY, sandbox.NOBODY)
+            os.chown(self.box, self.uid, self.uid)
         for entry in entries:
             try:
                 if entry.is_dir(follow_symlinks=False):

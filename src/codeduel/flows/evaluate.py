@@ -230,6 +230,10 @@ def evaluate(
     )
     problems = {p.task_id: p for p in the_task.problems()}
     samples = canonicalize(samples, _resolver(the_task, problems))
+    check = getattr(the_task, "check_sample", None)  # a task's own refusals, before any run
+    if check is not None:
+        for sample in samples.samples:
+            check(sample.record)
     warnings = check_coverage(samples, problems.keys(), task, ks)
     dataset = the_task.dataset()
     results_path = results_path_for(samples_path)
@@ -536,6 +540,11 @@ def write_reference_samples(
     machine: every sample must pass.
     """
     the_task = get_task(task, Path(data_dir) if data_dir is not None else None)
+    if not any(p.reference for p in the_task.problems()):
+        raise CodeduelError(
+            f"{task} has no reference solutions (its dataset ships none)",
+            "score a samples file made by a model instead",
+        )
     output = Path(output)
     try:
         with output.open("w", encoding="utf-8") as fh:

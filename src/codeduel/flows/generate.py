@@ -400,6 +400,9 @@ def run(
             hash_seed=hash_seed,
         )
         judge = open_executor(executor, exec_opts)
+        check = getattr(the_task, "check_sample", None)  # e.g. a missing toolchain: say so
+        if check is not None:  # before minutes of model loading
+            check({})
         options: dict[str, Any] = {}
         if base_url is not None:
             if resolved.prefix != "openai":

@@ -176,7 +176,7 @@ class Language:
         fast = replace(
             plain,
             steps=steps,
-            read_paths=tuple(sorted({*plain.read_paths, str(header.parent)})),
+            own_paths=(*plain.own_paths, str(header.parent)),
         )
         return Prepared(plain, fast, pre.prefix)
 

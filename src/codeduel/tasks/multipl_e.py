@@ -100,13 +100,19 @@ class MultiplETask:
     def exec_spec(self, candidate: str = "") -> ExecSpec:
         return self.prepared().choose(candidate)
 
-    def program(self, problem: Problem, sample: dict[str, Any], key: str) -> Program:
+    def check_sample(self, sample: dict[str, Any]) -> None:
+        """Refuse, before a run starts, samples of another language (MultiPL-E's files say
+        which) and a missing toolchain."""
         language = sample.get("language")
         if isinstance(language, str) and language.removesuffix("_test.go") != self.language.code:
             raise SamplesError(
                 f"the samples are {language} programs, not {self.language.name}",
                 f"score them with --task multipl-e-{language.removesuffix('_test.go')}",
             )
+        self.exec_spec()
+
+    def program(self, problem: Problem, sample: dict[str, Any], key: str) -> Program:
+        self.check_sample(sample)
         solution = sample.get("solution")
         completion = sample.get("completion")
         if isinstance(solution, str):
