@@ -121,17 +121,23 @@ def compare(
     alpha: float = 0.05,
     seed: int = 0,
     solved: str = "majority",
+    cutoff: str | None = None,
 ) -> Comparison:
     """Leaderboard (pass@k with bootstrap intervals, published figures) and every paired
-    comparison of ``runs``: run ids (ints or digit strings) or model names; none = every run."""
+    comparison of ``runs``: run ids (ints or digit strings) or model names; none = every run.
+    ``cutoff`` (YYYY-MM-DD) is the training cutoff for LiveCodeBench's contamination view."""
     rule: SolvedRule = "any" if solved == "any" else "majority"
     if solved not in ("any", "majority"):
         raise CodeduelError(f"unknown --solved rule {solved!r}", "use majority or any")
     items = [str(r) for r in runs]
     if isinstance(store, Store):
-        return compare_runs(store, items, ks=ks, n_boot=n_boot, alpha=alpha, seed=seed, solved=rule)
+        return compare_runs(
+            store, items, ks=ks, n_boot=n_boot, alpha=alpha, seed=seed, solved=rule, cutoff=cutoff
+        )
     with Store(store, create=False) as db:
-        return compare_runs(db, items, ks=ks, n_boot=n_boot, alpha=alpha, seed=seed, solved=rule)
+        return compare_runs(
+            db, items, ks=ks, n_boot=n_boot, alpha=alpha, seed=seed, solved=rule, cutoff=cutoff
+        )
 
 
 def list_runs(store: str | Path | None = None) -> list[RunRecord]:

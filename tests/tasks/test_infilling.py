@@ -300,7 +300,7 @@ def _spec(**extra: object) -> RunSpec:
 def test_run_keys_record_the_fim_order_without_changing_older_keys() -> None:
     plain = _spec()
     # fields added after runs were stored
-    later = {"fim_order", "batch_size", "sample", "speculative"}
+    later = {"fim_order", "batch_size", "sample", "speculative", "task_options"}
     old_key = hashlib.sha256(
         json.dumps(
             {k: v for k, v in plain.model_dump().items() if k not in later}, sort_keys=True
@@ -308,6 +308,7 @@ def test_run_keys_record_the_fim_order_without_changing_older_keys() -> None:
     ).hexdigest()[:16]
     assert plain.key() == old_key  # runs stored before these options existed still resume
     others = [_spec(batch_size=8), _spec(sample=40), _spec(speculative="ngram")]
-    assert len({plain.key(), *(o.key() for o in others)}) == 4
+    others.append(_spec(task_options={"release": "v2"}))
+    assert len({plain.key(), *(o.key() for o in others)}) == 5
     psm, spm = _spec(fim_order="psm"), _spec(fim_order="spm")
     assert len({plain.key(), psm.key(), spm.key()}) == 3

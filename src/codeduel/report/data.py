@@ -26,6 +26,7 @@ from codeduel.scoring.compare import (
     preset_for,
     run_counts,
 )
+from codeduel.scoring.competitive import CompetitiveRun, parse_cutoff
 from codeduel.scoring.stats import DEFAULT_LEVEL, bootstrap_pass_at_k
 
 #: Run kinds whose samples carry verdicts (and so pass@k, matrix cells and drill-down).
@@ -193,6 +194,7 @@ class ReportData:
     matrices: list[Matrix] = field(default_factory=list)
     experiments: list[Experiment] = field(default_factory=list)
     languages: LanguageGrid | None = None
+    competitive: list[CompetitiveRun] = field(default_factory=list)
     cells: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
@@ -667,8 +669,13 @@ def collect(
     samples_per_cell: int = 5,
     n_boot: int = 1000,
     seed: int = 0,
+    cutoff: str | None = None,
 ) -> ReportData:
-    """Read the chosen runs (default: all) and compute every section's numbers."""
+    """Read the chosen runs (default: all) and compute every section's numbers.
+
+    ``cutoff`` (YYYY-MM-DD): training cutoff for the LiveCodeBench contamination view."""
+    if cutoff is not None:
+        parse_cutoff(cutoff)
     if samples_per_cell < 1:
         raise CodeduelError(f"--samples-per-cell {samples_per_cell} is too small", "give 1 or more")
     runs, notes = choose_runs(store, items)
@@ -677,7 +684,9 @@ def collect(
     comparison = None
     warnings = list(notes)
     if scored:
-        comparison = compare_runs(store, [str(r.id) for r in scored], n_boot=n_boot, seed=seed)
+        comparison = compare_runs(
+            store, [str(r.id) for r in scored], n_boot=n_boot, seed=seed, cutoff=cutoff
+        )
         warnings += [w for w in comparison.warnings if w not in warnings]
     data = ReportData(
         title=title,
@@ -698,5 +707,6 @@ def collect(
     data.matrices = build_matrices(store, scored, labels, counts)
     data.experiments = build_experiments(runs)
     data.languages = build_languages(comparison, scored, labels)
+    data.competitive = list(comparison.competitive) if comparison is not None else []
     data.cells = build_cells(store, scored, samples_per_cell)
     return data

@@ -397,9 +397,46 @@ def languages_plot(data: ReportData) -> Plot | None:
     )
 
 
+def contamination_plot(data: ReportData) -> Plot | None:
+    """pass@1 per contest month for each run with dated problems, the training cutoff marked."""
+    runs = [v for v in data.competitive if v.by_month]
+    if not runs:
+        return None
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(7.5, 4.0))
+        months = sorted({g.group for v in runs for g in v.by_month})
+        where = {m: i for i, m in enumerate(months)}
+        for v in runs:
+            xs = [where[g.group] for g in v.by_month]
+            ys = [100 * g.metrics[0].estimate for g in v.by_month]
+            lo = [100 * (g.metrics[0].estimate - g.metrics[0].low) for g in v.by_month]
+            hi = [100 * (g.metrics[0].high - g.metrics[0].estimate) for g in v.by_month]
+            line = ax.errorbar(xs, ys, yerr=[lo, hi], marker="o", capsize=3,
+                               label=_mpl_text(f"#{v.run_id} {v.model}"))  # fmt: skip
+            c = v.contamination
+            if c is not None:
+                cut = c.cutoff[:7]
+                x = (sum(1 for m in months if m <= cut) - 0.5) if months else 0
+                ax.axvline(x, color=line[0].get_color(), linestyle="--", linewidth=1)
+                ax.text(x, 101, _mpl_text(f"cutoff {c.cutoff}"), fontsize=8, ha="center")
+        ax.set_xticks(range(len(months)), months, rotation=45, ha="right", fontsize=8)
+        ax.set_ylim(0, 105)
+        ax.set_ylabel("pass@1 (%)")
+        ax.set_title("LiveCodeBench: pass@1 by contest month")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+    return Plot(
+        "contamination",
+        "pass@1 (%) per contest month with 95% bootstrap intervals; the dashed line is the "
+        "model's training cutoff",
+        fig,
+    )
+
+
 FIGURES: dict[str, Callable[[ReportData], Plot | None]] = {
     "leaderboard": leaderboard_plot,
     "languages": languages_plot,
+    "contamination": contamination_plot,
     "pass_at_k": pass_at_k_plot,
     "temperature_sweep": sweep_plot,
     "infilling": infill_plot,

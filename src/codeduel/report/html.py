@@ -216,6 +216,55 @@ def _languages(data: ReportData) -> dict[str, Any] | None:
     }
 
 
+def _competitive(data: ReportData) -> list[dict[str, Any]]:
+    """The APPS / LiveCodeBench views of each run, as display strings."""
+    out = []
+    for v in data.competitive:
+        tables = []
+        for title, groups in (("difficulty", v.by_difficulty), ("contest month", v.by_month)):
+            if not groups:
+                continue
+            rows = []
+            for g in groups:
+                cells = []
+                for m in g.metrics:
+                    text = f"pass@{m.k} {_pct(m.estimate)} [{_pct(m.low)}, {_pct(m.high)}]"
+                    if m.published is not None:
+                        text += f" (paper {_pct(m.published)})"
+                    cells.append(text)
+                rows.append({"group": g.group, "n": g.n_problems, "cells": cells})
+            tables.append({"title": title, "rows": rows})
+        c = v.contamination
+        contamination = None
+        if c is not None:
+            contamination = {
+                "cutoff": c.cutoff,
+                "source": c.source,
+                "before": _pct(c.rate_before),
+                "after": _pct(c.rate_after),
+                "n_before": c.n_before,
+                "n_after": c.n_after,
+                "diff": None if c.diff is None else _pct(c.diff),
+                "low": _pct(c.low),
+                "high": _pct(c.high),
+                "method": c.method,
+            }
+        protocol = next((m.protocol for g in v.by_difficulty for m in g.metrics if m.protocol), "")
+        out.append(
+            {
+                "run": v.run_id,
+                "model": v.model,
+                "task": v.task,
+                "tables": tables,
+                "contamination": contamination,
+                "sources": v.sources,
+                "protocol": protocol,
+                "note": v.note,
+            }
+        )
+    return out
+
+
 def _experiments(data: ReportData) -> list[dict[str, Any]]:
     def points(x: Any) -> str:
         return "" if x is None else f"{100 * float(x):+.1f}"
@@ -289,9 +338,11 @@ def render(data: ReportData, plots: dict[str, Plot]) -> str:
     template = env.get_template("report.html.j2")
     settings = data.comparison.settings if data.comparison else {}
     languages = _languages(data)
+    competitive = _competitive(data)
     sections = [
         {"id": "leaderboard", "title": "Leaderboard"},
         *([{"id": "languages", "title": "Languages"}] if languages else []),
+        *([{"id": "competitive", "title": "Competitive"}] if competitive else []),
         {"id": "pairs", "title": "Paired comparisons"},
         *({"id": a, "title": t} for a, _, t, _ in FIGURE_SECTIONS),
         {"id": "experiments", "title": "Reproduce & audits"},
@@ -325,6 +376,7 @@ def render(data: ReportData, plots: dict[str, Plot]) -> str:
         ],
         matrices=[_matrix(mx, data) for mx in data.matrices],
         languages=languages,
+        competitive=competitive,
         experiments=_experiments(data),
         scale_css=", ".join(SCALE),
         repro=_repro(data),

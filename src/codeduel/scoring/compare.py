@@ -33,6 +33,7 @@ from typing import Any, Literal
 from codeduel.errors import CodeduelError
 from codeduel.models.presets import Preset
 from codeduel.records.store import RunRecord, Store
+from codeduel.scoring.competitive import CompetitiveRun, competitive_views, parse_cutoff
 from codeduel.scoring.passk import parse_ks
 from codeduel.scoring.stats import (
     DEFAULT_ALPHA,
@@ -125,6 +126,8 @@ class Comparison:
     pairs: list[PairRow]
     warnings: list[str] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
+    #: APPS / LiveCodeBench runs: pass@k by difficulty and month, and the contamination check.
+    competitive: list[CompetitiveRun] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -132,6 +135,7 @@ class Comparison:
             "ks": self.ks,
             "leaderboard": [asdict(r) for r in self.leaderboard],
             "pairs": [asdict(p) for p in self.pairs],
+            "competitive": [asdict(c) for c in self.competitive],
             "warnings": self.warnings,
         }
 
@@ -252,10 +256,51 @@ class Comparison:
             rule = self.settings.get("solved", "majority")
             lines.append("")
             lines.append(f"Solved means: {_RULE_TEXT[rule]}.")
+        lines += competitive_markdown(self.competitive)
         if self.warnings:
             lines += ["", "## Notes", ""]
             lines += [f"- {w}" for w in self.warnings]
         return "\n".join(lines) + "\n"
+
+
+def competitive_markdown(views: Sequence[CompetitiveRun]) -> list[str]:
+    """Markdown lines for the APPS / LiveCodeBench views (none when there is no such run)."""
+    lines: list[str] = []
+    for v in views:
+        lines += ["", f"## {v.task}: {v.model} (run {v.run_id})", ""]
+        if v.note:
+            lines.append(f"Note: {v.note}")
+            lines.append("")
+        for title, groups in (("difficulty", v.by_difficulty), ("contest month", v.by_month)):
+            if not groups:
+                continue
+            head = [title, "problems", "pass@k % [95% CI] (paper)"]
+            lines += [_md_row(head), _md_row(["---"] * 3)]
+            for g in groups:
+                cells = []
+                for m in g.metrics:
+                    text = f"@{m.k} {format_ci(m.estimate, m.low, m.high)}"
+                    if m.published is not None:
+                        text += f" (paper {100 * m.published:.1f})"
+                    cells.append(text)
+                lines.append(_md_row([g.group, str(g.n_problems), "; ".join(cells)]))
+            lines.append("")
+        c = v.contamination
+        if c is not None:
+            diff = "—" if c.diff is None else format_ci(c.diff, c.low, c.high)
+            lines.append(
+                f"Contamination: cutoff {c.cutoff} ({c.source}); pass@1 before "
+                f"{_pct_or_dash(c.rate_before)} on {c.n_before} problems, after "
+                f"{_pct_or_dash(c.rate_after)} on {c.n_after}; after − before {diff} points "
+                f"({c.method})."
+            )
+        if v.sources:
+            lines.append(f"Published: {'; '.join(v.sources)}.")
+    return lines
+
+
+def _pct_or_dash(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.1f}"
 
 
 _RULE_TEXT: dict[str, str] = {
@@ -429,8 +474,14 @@ def compare_runs(
     alpha: float = DEFAULT_ALPHA,
     seed: int = 0,
     solved: SolvedRule = "majority",
+    cutoff: str | None = None,
 ) -> Comparison:
-    """Build the leaderboard and every comparable pair for the runs ``items`` name."""
+    """Build the leaderboard and every comparable pair for the runs ``items`` name.
+
+    ``cutoff`` (YYYY-MM-DD): the training cutoff for the LiveCodeBench contamination view,
+    instead of each model preset's own."""
+    if cutoff is not None:
+        parse_cutoff(cutoff)  # a bad date is an error even when no run needs it
     if solved not in _RULE_TEXT:
         raise CodeduelError(f"unknown --solved rule {solved!r}", "use majority or any")
     if n_boot < 100:
@@ -541,7 +592,8 @@ def compare_runs(
         "one sample per problem, else Wilcoxon signed-rank on per-problem pass rates",
         "store": str(store.path),
     }
-    return Comparison(ks, board, pairs, warnings, settings)
+    competitive = competitive_views(loaded, cutoff=cutoff, n_boot=n_boot, seed=seed, level=level)
+    return Comparison(ks, board, pairs, warnings, settings, competitive)
 
 
 def holm_adjust(pairs: list[PairRow]) -> list[PairRow]:

@@ -23,6 +23,8 @@ _MODULES = (
     "codeduel.tasks.infilling",
     "codeduel.tasks.selfinstruct",
     "codeduel.tasks.multipl_e",
+    "codeduel.tasks.apps",
+    "codeduel.tasks.livecodebench",
 )
 
 

@@ -68,3 +68,13 @@ class Task(Protocol):
     def program(self, problem: Problem, sample: dict[str, Any], key: str) -> Program:
         """The program that judges ``sample`` (a dict with ``completion`` or ``solution``)."""
         ...
+
+
+def view_meta(task: Task, problems: list[Problem]) -> dict[str, dict[str, Any]]:
+    """Per problem, the meta a report groups by (``task.view_meta_keys``: APPS difficulty,
+    LiveCodeBench contest date, ...), so a run's summary carries it and reports need not
+    reload a dataset that may be gigabytes or on another machine. Empty for other tasks."""
+    keys: tuple[str, ...] = getattr(task, "view_meta_keys", ())
+    if not keys:
+        return {}
+    return {p.task_id: {k: p.meta[k] for k in keys if k in p.meta} for p in problems}

@@ -24,6 +24,7 @@ that depend on the run (the model's FIM format, ``--fim-order``) reach a family 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +32,12 @@ from codeduel.errors import CodeduelError
 from codeduel.languages import LANGUAGES, Language
 from codeduel.models.base import Message
 from codeduel.models.formats import INFILL_FORMATS, InfillFormat, InfillMode
-from codeduel.models.postprocess import extract_code, truncate_at_stops
+from codeduel.models.postprocess import (
+    Extraction,
+    extract_code,
+    strip_thinking,
+    truncate_at_stops,
+)
 from codeduel.models.presets import Preset
 from codeduel.models.requests import GenPrompt, Style
 from codeduel.tasks.base import Problem, Task
@@ -455,3 +461,186 @@ register_family(MbppPlusFamily(), "mbpp+")
 register_family(InfillingFamily(), *INFILL_TASKS)
 for _lang in LANGUAGES.values():
     register_family(MultiplEFamily(_lang), f"multipl-e-{_lang.code}")
+
+
+# -- competitive programming: APPS and LiveCodeBench ----------------------------------------
+
+#: APPS's own prompt (hendrycks/apps ``eval/generate_gpt_codes.py::generate_prompt``, commit
+#: 1eecd13ef63314657bdc127cbc491f2fc2b9ab89): ``"\nQUESTION:\n" + question``, then
+#: ``"\n" + starter_code`` when there is one, then the format line and ``"\nANSWER:\n"``.
+APPS_STDIN_FORMAT = "\nUse Standard Input format"
+APPS_CALL_FORMAT = "\nUse Call-Based format"
+#: A base model that goes on past its program starts the next question (or a shot's layout).
+APPS_STOPS = ("\nQUESTION:", "\nANSWER:", "<|endoftext|>", "</s>")
+
+#: LiveCodeBench's prompts (LiveCodeBench/LiveCodeBench ``lcb_runner/prompts/code_generation.py``,
+#: commit 0b6e5ff44802ea1c68ac96c1ce68d6c856c088f9: ``PromptConstants`` and
+#: ``get_generic_question_template_answer``, the layout its OpenAI-chat style sends).
+LCB_SYSTEM_MESSAGE = (
+    "You are an expert Python programmer. You will be given a question (problem specification) "
+    "and will generate a correct Python program that matches the specification and passes all "
+    "tests. You will NOT return anything except for the program."
+)
+LCB_FORMAT_WITH_STARTER = (
+    "You will use the following starter code to write the solution to the problem and enclose "
+    "your code within delimiters."
+)
+LCB_FORMAT_STDIN = (
+    "Read the inputs from stdin solve the problem and write the answer to stdout (do not "
+    "directly test on the sample inputs). Enclose your code within delimiters as follows."
+)
+LCB_BASE_STOPS = ("\n### Question",)
+
+
+def _starter(problem: Problem) -> str:
+    return str(problem.meta.get("starter_code") or "")
+
+
+def _fn_name(problem: Problem) -> str | None:
+    name = problem.meta.get("fn_name", problem.entry_point)
+    return str(name) if name else None
+
+
+def lcb_chat_prompt(template: str, problem: Problem) -> GenPrompt:
+    """LiveCodeBench's chat messages (its system message, then the question layout)."""
+    return GenPrompt(
+        template,
+        "chat",
+        messages=(
+            Message(role="system", content=LCB_SYSTEM_MESSAGE),
+            Message(role="user", content=lcb_question(problem)),
+        ),
+    )
+
+
+def apps_prompt_text(problem: Problem) -> str:
+    """One APPS problem in the APPS paper's generation format (zero-shot; see
+    :class:`AppsFamily` for why the Code Llama paper's two shots are not added)."""
+    text = "\nQUESTION:\n" + problem.prompt
+    starter = _starter(problem)
+    if starter:
+        text += "\n" + starter
+    text += APPS_CALL_FORMAT if _fn_name(problem) else APPS_STDIN_FORMAT
+    return text + "\nANSWER:\n"
+
+
+def lcb_question(problem: Problem) -> str:
+    """LiveCodeBench's ``get_generic_question_template_answer``, byte for byte."""
+    text = f"### Question:\n{problem.prompt}\n\n"
+    starter = _starter(problem)
+    if starter:
+        text += f"### Format: {LCB_FORMAT_WITH_STARTER}\n"
+        text += f"```python\n{starter}\n```\n\n"
+    else:
+        text += f"### Format: {LCB_FORMAT_STDIN}\n"
+        text += "```python\n# YOUR CODE HERE\n```\n\n"
+    return text + "### Answer: (use the provided format with backticks)\n\n"
+
+
+def lcb_extract_code(answer: str) -> Extraction:
+    """LiveCodeBench's ``extract_code`` (``lcb_runner/utils/extraction_utils.py``, commit
+    2328565453775fcca5931435dcd1c06101e0dd92) for chat models: the lines between the *first*
+    two lines that contain a fence, whatever the fence's language; fewer than two fence lines
+    is a failure (empty program), as there.
+
+    Why the first block and not the last: that is what the stored LiveCodeBench evaluator does,
+    so a solution we count as passing is one LiveCodeBench would count too (a model that writes
+    a sketch before its final program loses there as it loses here). Only thinking blocks are
+    dropped first (``<think>``), which LiveCodeBench's chat prompts never produce.
+    """
+    lines = strip_thinking(answer).split("\n")
+    fences = [i for i, line in enumerate(lines) if "```" in line]
+    if len(fences) < 2:
+        return Extraction("", "none")
+    return Extraction("\n".join(lines[fences[0] + 1 : fences[1]]), "fence")
+
+
+def _defines_entry(code: str, problem: Problem) -> bool:
+    """The code defines the class or function the starter code opens (so it is a program)."""
+    starter = _starter(problem)
+    head = re.match(r"\s*(class|def)\s+(\w+)", starter)
+    if head is not None:
+        return re.search(rf"^\s*{head.group(1)}\s+{head.group(2)}\b", code, re.M) is not None
+    name = _fn_name(problem)
+    return (
+        name is not None and re.search(rf"^\s*def\s+{re.escape(name)}\s*\(", code, re.M) is not None
+    )
+
+
+def assemble_program(problem: Problem, continuation: str) -> str:
+    """A whole program from a base model's continuation of a prompt that ends in (or, for APPS,
+    shows) the starter code: the continuation alone when it already defines the starter's class
+    or function (APPS models rewrite it after ``ANSWER:``), else starter code + continuation
+    (the model went on inside the starter's body)."""
+    starter = _starter(problem)
+    if not starter or _defines_entry(continuation, problem):
+        return continuation
+    sep = "" if starter.endswith("\n") or continuation.startswith("\n") else "\n"
+    return starter + sep + continuation
+
+
+class AppsFamily(Family):
+    """APPS: the APPS paper's ``QUESTION:``/``ANSWER:`` prompt for base models; for chat models
+    the same question in LiveCodeBench's chat layout, with its code extraction.
+
+    The Code Llama paper (arXiv:2308.12950 v3, Table 3 caption, p. 8) reports *two-shot* APPS
+    pass@5/10/100 for its base models (T=0.6, top-p 0.95) and zero-shot results for the Instruct
+    models (Table 15, Appendix F), but does not publish the two shots; the only format we can
+    cite is APPS's own, so ``apps-completion`` is that format, zero-shot. Runs are therefore
+    not the paper's protocol for the shots, which compare/report say beside Table 3's figures.
+    """
+
+    name = "apps"
+
+    def prompt(self, task: Task, problem: Problem, style: Style) -> GenPrompt:
+        if style == "completion":
+            return GenPrompt(
+                "apps-completion", style, text=apps_prompt_text(problem), stop=APPS_STOPS
+            )
+        return lcb_chat_prompt("apps-chat-lcb", problem)
+
+    def answer(self, problem: Problem, prompt: GenPrompt, raw: str) -> Answer:
+        if prompt.style == "completion":
+            cut = truncate_at_stops(raw, prompt.stop)
+            code = assemble_program(problem, cut.text)
+            return Answer({"solution": code}, code, "stop" if cut.stop else "eos")
+        ex = lcb_extract_code(raw)
+        return Answer({"solution": ex.code}, ex.code, ex.method)
+
+
+class LiveCodeBenchFamily(Family):
+    """LiveCodeBench: its system message and ``### Question:`` layout for chat models, its code
+    extraction (:func:`lcb_extract_code`).
+
+    Base models get LiveCodeBench's base-model layout (``### Question`` / ``### Starter Code`` /
+    ``### Answer``, from ``get_base_model_question_template_answer``) *without* its one-shot
+    example: that example lives in ``prompts/few_shot_examples/generation/{func,stdin}.json``,
+    which we could not obtain to cite, so the template is named ``livecodebench-base-0shot``.
+    """
+
+    name = "livecodebench"
+
+    def prompt(self, task: Task, problem: Problem, style: Style) -> GenPrompt:
+        if style == "completion":
+            text = f"### Question\n{problem.prompt}\n\n"
+            starter = _starter(problem)
+            if starter:
+                text += f"### Starter Code\n{starter}\n\n"
+            text += "### Answer\n\n"
+            return GenPrompt("livecodebench-base-0shot", style, text=text, stop=LCB_BASE_STOPS)
+        return lcb_chat_prompt("livecodebench-chat", problem)
+
+    def answer(self, problem: Problem, prompt: GenPrompt, raw: str) -> Answer:
+        if prompt.style == "completion":
+            cut = truncate_at_stops(raw, prompt.stop)
+            ex = lcb_extract_code(cut.text)
+            if ex.ok:  # the base model answered in a fence, as the one-shot example does
+                return Answer({"solution": ex.code}, ex.code, "fence")
+            code = assemble_program(problem, cut.text)
+            return Answer({"solution": code}, code, "stop" if cut.stop else "eos")
+        ex = lcb_extract_code(raw)
+        return Answer({"solution": ex.code}, ex.code, ex.method)
+
+
+register_family(AppsFamily(), "apps")
+register_family(LiveCodeBenchFamily(), "livecodebench")
