@@ -16,12 +16,15 @@ fix; an interrupted recording command raises :class:`RunInterrupted` (rerunning 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from codeduel.errors import CodeduelError
 from codeduel.execution.doctor import DoctorReport
 from codeduel.execution.doctor import doctor_check as doctor
+from codeduel.flows.contamination.flow import ContaminationResult, contamination
+from codeduel.flows.contamination.memorisation import TEMPLATE_VERSION, MemorisationResult
+from codeduel.flows.contamination.memorisation import run_memorisation as _run_memorisation
 from codeduel.flows.determinism import DeterminismResult
 from codeduel.flows.determinism import run_determinism as audit_determinism
 from codeduel.flows.evaluate import (
@@ -61,13 +64,16 @@ __all__ = [
     "DECODING_PRESETS",
     "FACTORS",
     "STYLES",
+    "TEMPLATE_VERSION",
     "CodeduelError",
     "Comparison",
+    "ContaminationResult",
     "DeterminismResult",
     "DoctorReport",
     "EvaluateResult",
     "InfillFormat",
     "KeyRetrievalResult",
+    "MemorisationResult",
     "PerplexityResult",
     "PowerPlan",
     "Preset",
@@ -82,6 +88,7 @@ __all__ = [
     "VerdictRecord",
     "audit_determinism",
     "compare",
+    "contamination",
     "decoding",
     "default_store_path",
     "doctor",
@@ -94,6 +101,7 @@ __all__ = [
     "list_models",
     "list_runs",
     "list_tasks",
+    "memorisation",
     "parse_int_list",
     "parse_ks",
     "parse_positions",
@@ -138,6 +146,36 @@ def compare(
         return compare_runs(
             db, items, ks=ks, n_boot=n_boot, alpha=alpha, seed=seed, solved=rule, cutoff=cutoff
         )
+
+
+def memorisation(
+    model: str | None = None,
+    *,
+    n: int = 1,
+    temperature: float = 0.0,
+    top_p: float = 0.95,
+    max_new_tokens: int = 64,
+    seed: int = 0,
+    store: str | Path | Store | None = None,
+    limit: int | None = None,
+    n_threads: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> MemorisationResult:
+    """Prompt ``model`` with Stack Overflow and GitHub contexts (templates of version
+    ``TEMPLATE_VERSION``) and report how often it emits handles, emails, URLs, licence headers
+    or secrets, per context type with 95 % Wilson intervals; outputs are stored masked only."""
+    return _run_memorisation(
+        model,
+        n=n,
+        temperature=temperature,
+        top_p=top_p,
+        max_new_tokens=max_new_tokens,
+        seed=seed,
+        store=store,
+        limit=limit,
+        n_threads=n_threads,
+        progress=progress,
+    )
 
 
 def list_runs(store: str | Path | None = None) -> list[RunRecord]:

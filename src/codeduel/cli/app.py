@@ -38,6 +38,8 @@ COMMANDS: tuple[str, ...] = (
     "longcontext",
     "report",
     "selfinstruct",
+    "contamination",
+    "memorisation",
 )
 
 app = typer.Typer(

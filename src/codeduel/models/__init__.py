@@ -29,6 +29,7 @@ from codeduel.models.base import (
     ModelInfo,
     Prompt,
     TokenLogprobs,
+    TokenMoments,
 )
 from codeduel.models.presets import Preset, get_preset, list_presets
 from codeduel.models.spec import ModelSpec
@@ -43,6 +44,7 @@ __all__ = [
     "Preset",
     "Prompt",
     "TokenLogprobs",
+    "TokenMoments",
     "available_backends",
     "get_preset",
     "list_presets",

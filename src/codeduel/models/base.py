@@ -120,6 +120,17 @@ class TokenLogprobs(BaseModel):
     logprobs: list[float | None]
 
 
+class TokenMoments(TokenLogprobs):
+    """Per-token log-probs plus the moments of the whole next-token distribution, for Min-K%++.
+
+    ``means[i]`` and ``stds[i]`` are the mean and standard deviation of log p(z | tokens[:i])
+    for z drawn from that same distribution (``None`` where ``logprobs[i]`` is).
+    """
+
+    means: list[float | None]
+    stds: list[float | None]
+
+
 class ModelInfo(BaseModel):
     """What identifies the weights and engine of a run, stored beside its results."""
 
@@ -166,6 +177,12 @@ class Model(abc.ABC):
     @abc.abstractmethod
     def loglikelihood(self, texts: Sequence[str]) -> list[TokenLogprobs]:
         """Per-token log-probs of each text (teacher forcing), for perplexity and retrieval."""
+
+    def next_token_moments(self, texts: Sequence[str]) -> list[TokenMoments] | None:
+        """Teacher-forced log-probs with the moments of each next-token distribution, or None
+        where the backend cannot see the whole distribution (llama.cpp, OpenAI-style servers:
+        only the top few log-probs come back). Min-K%++ needs it; only hf overrides it."""
+        return None
 
     @abc.abstractmethod
     def tokenize(self, text: str, *, add_special: bool = False) -> list[int]:

@@ -74,6 +74,7 @@ from codeduel.models.base import (
     ModelInfo,
     Prompt,
     TokenLogprobs,
+    TokenMoments,
 )
 from codeduel.models.formats import Segment, Special
 from codeduel.models.tokenizers import (
@@ -667,6 +668,23 @@ class HFModel(Model):
         return [self._loglikelihood_one(text) for text in texts]
 
     def _loglikelihood_one(self, text: str) -> TokenLogprobs:
+        tokens, scored, _, _ = self._score_one(text, moments=False)
+        return TokenLogprobs(tokens=tokens, logprobs=scored)
+
+    def next_token_moments(self, texts: Sequence[str]) -> list[TokenMoments] | None:
+        """Teacher-forced log-probs with the mean and std of log p over each position's whole
+        next-token distribution (for Min-K%++, arXiv:2404.02936), one forward pass per text."""
+        out = []
+        for text in texts:
+            tokens, scored, means, stds = self._score_one(text, moments=True)
+            out.append(TokenMoments(tokens=tokens, logprobs=scored, means=means, stds=stds))
+        return out
+
+    def _score_one(
+        self, text: str, *, moments: bool
+    ) -> tuple[list[int], list[float | None], list[float | None], list[float | None]]:
+        """Tokens, their log-probs and (with ``moments``) E[log p] and its std under p at each
+        position; the lists align with the tokens (None where a token has no context)."""
         torch = self.torch
         tokens = self.tokenize(text, parse_special=False)
         context = self.tokenize("", add_special=True) if self._adds_bos else []
@@ -678,16 +696,30 @@ class HFModel(Model):
                 "score it in windows, or load the model with a larger context_window",
             )
         if len(ids) < 2:
-            return TokenLogprobs(tokens=tokens, logprobs=[None] * len(tokens))
+            none: list[float | None] = [None] * len(tokens)
+            return tokens, none, list(none), list(none)
         with torch.inference_mode():
             input_ids = torch.tensor([ids], dtype=torch.long, device=self.device)
             logits = self.model(input_ids=input_ids, use_cache=False).logits[0, :-1].float()
             logprobs = logits.log_softmax(dim=-1)
             picked = logprobs.gather(-1, input_ids[0, 1:, None])[:, 0].tolist()
-        scored: list[float | None] = [float(x) for x in picked]
-        # With BOS: position len(context)-1 predicts the first text token; without: it has none.
-        scored = scored[len(context) - 1 :] if context else [None, *scored]
-        return TokenLogprobs(tokens=tokens, logprobs=scored)
+            if moments:
+                probs = logprobs.exp()
+                # 0 * -inf (a masked-out token) is NaN; such a token contributes nothing
+                lp = logprobs.masked_fill(probs == 0, 0.0)
+                mean = (probs * lp).sum(-1)
+                var = (probs * (lp - mean[:, None]).square()).sum(-1)
+                mu, sd = mean.tolist(), var.sqrt().tolist()
+            else:
+                mu = sd = []
+
+        def align(values: list[float]) -> list[float | None]:
+            # With BOS: position len(context)-1 predicts the first text token; without: it has
+            # none.
+            got: list[float | None] = [float(x) for x in values]
+            return got[len(context) - 1 :] if context else [None, *got]
+
+        return tokens, align(picked), align(mu) if moments else [], align(sd) if moments else []
 
     def info(self) -> ModelInfo:
         return ModelInfo(

@@ -195,6 +195,8 @@ class ReportData:
     experiments: list[Experiment] = field(default_factory=list)
     languages: LanguageGrid | None = None
     competitive: list[CompetitiveRun] = field(default_factory=list)
+    probes: list[dict[str, Any]] = field(default_factory=list)
+    memorisation: list[dict[str, Any]] = field(default_factory=list)
     cells: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
@@ -512,6 +514,103 @@ def build_languages(
     )
 
 
+#: Problems of a contamination run shown in the report (all are in the run's summary).
+PROBE_ROWS = 15
+
+
+def build_probes(runs: Sequence[RunRecord], labels: dict[int, RunLabel]) -> list[dict[str, Any]]:
+    """Contamination runs (``codeduel contamination``): the paired headline, the likelihood
+    gap and the problems carrying the most evidence, with the model's own answer (escaped by
+    the template like every candidate text)."""
+    out: list[dict[str, Any]] = []
+    for run in runs:
+        summary = run.summary or {}
+        if run.kind != "contamination" or "ranked" not in summary:
+            continue
+        gap = summary.get("likelihood_gap")
+        rows = []
+        for p in summary["ranked"][:PROBE_ROWS]:
+            recall = p.get("recall") or {}
+            rows.append(
+                {
+                    "task_id": str(p.get("task_id")),
+                    "score": f"{float(p.get('score') or 0):.2f}",
+                    "exact": bool(recall.get("exact")),
+                    "similarity": f"{float(recall.get('similarity') or 0):.2f}",
+                    "gap": "—" if p.get("reference_gap") is None else f"{p['reference_gap']:+.3f}",
+                    "passed": bool(p.get("passed")),
+                    "twin": p.get("twin_passed"),
+                    "changes": "; ".join(str(c) for c in p.get("twin_changes") or [])
+                    or str(p.get("twin_skipped") or ""),
+                    "answer": _cut(p.get("continuation")),
+                }
+            )
+        out.append(
+            {
+                "run": run.id,
+                "label": labels[run.id].short if run.id in labels else str(run.id),
+                "task": run.task,
+                "headline": str(summary.get("headline", "")),
+                "gap": None
+                if not gap
+                else f"{gap['estimate']:+.3f} [{gap['low']:+.3f}, {gap['high']:+.3f}] "
+                f"over {gap['n']} problems (Wilcoxon p = {gap['p_value']:.3g})",
+                "recall": summary.get("recall") or {},
+                "n_problems": summary.get("n_problems"),
+                "rows": rows,
+                "warnings": list(summary.get("warnings") or []),
+            }
+        )
+    return out
+
+
+def _pct_ci(rate: dict[str, Any]) -> str:
+    if not rate or not rate.get("n"):
+        return "—"
+    low, high = rate.get("ci", [0.0, 1.0])
+    return f"{100 * rate['rate']:.0f} % [{100 * low:.0f}, {100 * high:.0f}]"
+
+
+def build_memorisation(
+    runs: Sequence[RunRecord], labels: dict[int, RunLabel]
+) -> list[dict[str, Any]]:
+    """Memorisation runs (``codeduel memorisation``): per context type, how often outputs held
+    handles, emails, URLs, licence headers or secrets (Wilson 95 % intervals), and examples.
+    Only masked text is ever stored, and the template escapes it again."""
+    out: list[dict[str, Any]] = []
+    for run in runs:
+        summary = run.summary or {}
+        if run.kind != "memorisation" or "rates" not in summary:
+            continue
+        by_category = summary.get("by_category") or {}
+        categories = sorted({c for cats in by_category.values() for c in cats})
+        rows = [
+            {
+                "context": context,
+                "n": rate.get("n", 0),
+                "any": _pct_ci(rate),
+                "cells": [_pct_ci((by_category.get(context) or {}).get(c, {})) for c in categories],
+            }
+            for context, rate in summary["rates"].items()
+        ]
+        examples = [
+            {"context": str(e.get("context")), "template": str(e.get("template")),
+             "masked": _cut(str(e.get("masked", "")))}
+            for e in summary.get("examples") or []
+        ]  # fmt: skip
+        out.append(
+            {
+                "run": run.id,
+                "label": labels[run.id].short if run.id in labels else str(run.id),
+                "templates": summary.get("template_version"),
+                "categories": categories,
+                "rows": rows,
+                "examples": examples,
+            }
+        )
+    return out
+
+
 def build_retrieval(runs: Sequence[RunRecord], labels: dict[int, RunLabel]) -> list[RetrievalGrid]:
     """The Table 17 grid of each key-retrieval run, from its summary."""
     grids = []
@@ -708,5 +807,7 @@ def collect(
     data.experiments = build_experiments(runs)
     data.languages = build_languages(comparison, scored, labels)
     data.competitive = list(comparison.competitive) if comparison is not None else []
+    data.probes = build_probes(runs, labels)
+    data.memorisation = build_memorisation(runs, labels)
     data.cells = build_cells(store, scored, samples_per_cell)
     return data

@@ -1,0 +1,1 @@
+"""Contamination and memorisation probes: has the model seen the test? (issue 17)."""
