@@ -138,6 +138,10 @@ DIFFERENTIAL = {
     # each language's fixtures judged by codeduel and by MultiPL-E's own evaluation scripts
     # (which cannot ship here: bench/multilang.py --multipl-e DIR runs them)
     **{f"multipl-e-{code}": "bench/multilang.py" for code in LANGUAGES},
+    # Each comparison rule of their evaluators is pinned case by case, with the fixtures'
+    # correct and wrong programs judged through the real loaders.
+    "apps": "test_competitive_rules_are_pinned_per_benchmark",
+    "livecodebench": "test_competitive_rules_are_pinned_per_benchmark",
 }
 
 
@@ -198,3 +202,14 @@ def test_evalplus_agrees_with_evalplus(
     assert sum(o.codeduel == "pass/pass" for o in canon) >= len(canon) - 1
     # MBPP+ keeps 32 of the corpora's MBPP problems
     _model_verdicts_are_mixed(comparison, "he-" if task == "humaneval+" else "mbpp-", 30)
+
+
+def test_competitive_rules_are_pinned_per_benchmark() -> None:
+    """APPS and LiveCodeBench ship no runnable evaluator here; their comparison rules are
+    restated in the judge and pinned case by case in tests/tasks/test_competitive.py, where
+    every case names which benchmark passes it."""
+    from pathlib import Path
+
+    text = (Path(__file__).parents[1] / "tasks" / "test_competitive.py").read_text()
+    assert "test_each_benchmark_compares_output_by_its_own_rule" in text
+    assert '("livecodebench", lcb), ("apps", apps)' in text
