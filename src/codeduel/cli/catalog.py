@@ -19,7 +19,10 @@ def _toolchain_of(task: str, chains: dict[str, api.Toolchain]) -> api.Toolchain 
 
 def tasks(as_json: JsonOpt = False) -> None:
     """List the benchmarks codeduel can score, with each language's toolchain state
-    (`codeduel doctor` says how to install a missing one)."""
+    (`codeduel doctor` says how to install a missing one).
+
+    Example: codeduel tasks --json
+    """
     with guard():
         names = api.list_tasks()
         chains = api.toolchains()
@@ -52,7 +55,10 @@ def tasks(as_json: JsonOpt = False) -> None:
 
 
 def models(as_json: JsonOpt = False) -> None:
-    """List the model presets: backend, weights, prompt style, infilling, published pass@1."""
+    """List the model presets: backend, weights, prompt style, infilling, published pass@1.
+
+    Example: codeduel models
+    """
     with guard():
         presets = api.list_models()
         if as_json:

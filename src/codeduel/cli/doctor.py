@@ -16,7 +16,10 @@ from codeduel.cli.options import (
 
 def doctor(data_dir: DataDirOpt = None, as_json: JsonOpt = False) -> None:
     """Which sandbox layers are active here, what a candidate can read, and whether any
-    benchmark file is among it (each file is opened from inside a real sandbox)."""
+    benchmark file is among it (each file is opened from inside a real sandbox).
+
+    Example: codeduel doctor --json
+    """
     with guard():
         report = api.doctor(data_dir)
         layers = report.layers

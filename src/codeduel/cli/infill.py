@@ -30,7 +30,10 @@ def register(app: typer.Typer) -> None:
     def infill_formats(
         as_json: JsonOpt = False,
     ) -> None:
-        """List the FIM formats (sentinels, orders) with an example PSM/SPM prompt each."""
+        """List the FIM formats (sentinels, orders) with an example PSM/SPM prompt each.
+
+        Example: codeduel infill-formats --json
+        """
         rows: list[dict[str, Any]] = []
         for fmt in api.infill_formats().values():
             examples = {m: fmt.render(_PREFIX, _SUFFIX, m) for m in fmt.modes}

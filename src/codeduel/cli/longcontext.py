@@ -53,7 +53,10 @@ def key_retrieval(
     threads: ThreadsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Find a function hidden in long real code: accuracy per (length, position), Table 17."""
+    """Find a function hidden in long real code: accuracy per (length, position), Table 17.
+
+    Example: codeduel key-retrieval --lengths 2K,4K --examples 8
+    """
     from rich.table import Table
 
     with guard():
@@ -138,7 +141,10 @@ def perplexity(
     threads: ThreadsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Perplexity per token-position bucket over long source files: does context keep helping?"""
+    """Perplexity per token-position bucket over long source files: does context keep helping?
+
+    Example: codeduel perplexity --max-tokens 4096
+    """
 
     with guard():
         edges = None

@@ -46,7 +46,10 @@ def memorisation(
     as_json: JsonOpt = False,
 ) -> None:
     """Prompt with Stack Overflow and GitHub contexts; rate of emitted handles, emails, URLs,
-    licence headers and secrets per context type (95 % Wilson intervals), masked examples."""
+    licence headers and secrets per context type (95 % Wilson intervals), masked examples.
+
+    Example: codeduel memorisation --per-context 8
+    """
     from rich.table import Table
 
     with guard():

@@ -64,7 +64,9 @@ KOpt = Annotated[str, typer.Option("--k", help="Comma-separated k values.")]
 LimitOpt = Annotated[
     int | None, typer.Option("--limit", help="First N problems only.", show_default=False)
 ]
-SeedOpt = Annotated[int, typer.Option("--seed")]
+SeedOpt = Annotated[
+    int, typer.Option("--seed", help="Random seed (sampling, problem choice); recorded in the run.")
+]
 BatchSizeOpt = Annotated[
     int | None,
     typer.Option(
@@ -92,8 +94,17 @@ SampleOpt = Annotated[
         show_default=False,
     ),
 ]
-TopKOpt = Annotated[int | None, typer.Option("--top-k", show_default=False)]
-MaxNewTokensOpt = Annotated[int, typer.Option("--max-new-tokens")]
+TopKOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--top-k",
+        help="Sample from the k likeliest tokens only (default: off).",
+        show_default=False,
+    ),
+]
+MaxNewTokensOpt = Annotated[
+    int, typer.Option("--max-new-tokens", help="Most tokens generated per sample; recorded.")
+]
 StyleOpt = Annotated[
     str | None,
     typer.Option("--style", help="completion or chat (default: the model's).", show_default=False),

@@ -46,7 +46,10 @@ def plan(
     as_json: JsonOpt = False,
 ) -> None:
     """Problems needed to detect a pass@1 gain at 80 % power with McNemar's exact test (what
-    `compare` uses for greedy runs), and the smallest gain a task's problems can detect."""
+    `compare` uses for greedy runs), and the smallest gain a task's problems can detect.
+
+    Example: codeduel plan --task humaneval --baseline 0.30 --delta 0.05
+    """
     with guard():
         scale = 100.0 if baseline > 1 else 1.0  # percent, then delta is in points too
         runs = _run_ids(like) if like else ()

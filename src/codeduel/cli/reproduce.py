@@ -107,7 +107,10 @@ def reproduce(
     as_json: JsonOpt = False,
 ) -> None:
     """Why the measured pass@1 differs from the published one: each known cause run as one arm
-    on the same problems, its effect with a paired interval, and the closest configuration."""
+    on the same problems, its effect with a paired interval, and the closest configuration.
+
+    Example: codeduel reproduce --task humaneval --sample 40
+    """
     with guard():
         result = api.reproduce(
             model,
@@ -178,7 +181,10 @@ def determinism(
     as_json: JsonOpt = False,
 ) -> None:
     """Greedy decoding at batch 1 against a larger batch (and another backend): the problems
-    whose text differs and what that does to pass@1, with a paired interval."""
+    whose text differs and what that does to pass@1, with a paired interval.
+
+    Example: codeduel audit determinism --task humaneval --limit 20
+    """
     with guard():
         result = api.audit_determinism(
             model,

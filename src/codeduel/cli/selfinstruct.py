@@ -80,7 +80,10 @@ def selfinstruct(
     workers: WorkersOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Make instruction data: questions, tests and solutions from models, kept if they pass."""
+    """Make instruction data: questions, tests and solutions from models, kept if they pass.
+
+    Example: codeduel selfinstruct --count 20 --out data.jsonl
+    """
     from rich.progress import TimeElapsedColumn
     from rich.table import Table
 

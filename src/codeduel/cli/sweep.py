@@ -49,7 +49,9 @@ def sweep(
         str, typer.Option("--temperatures", help="Comma-separated temperatures.")
     ] = "0.1,0.4,0.6,0.8",
     n: Annotated[int, typer.Option("--n", help="Samples per problem at each point.")] = 200,
-    top_p: Annotated[float, typer.Option("--top-p")] = 0.95,
+    top_p: Annotated[
+        float, typer.Option("--top-p", help="Nucleus sampling mass (the paper: 0.95).")
+    ] = 0.95,
     top_k: TopKOpt = None,
     max_new_tokens: MaxNewTokensOpt = 512,
     seed: SeedOpt = 0,
@@ -62,7 +64,10 @@ def sweep(
     threads: ThreadsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Sweep sampling temperature: pass@k per temperature, best T per k, cost per point."""
+    """Sweep sampling temperature: pass@k per temperature, best T per k, cost per point.
+
+    Example: codeduel sweep --task humaneval --temperatures 0.1,0.4,0.8 --n 10 --limit 20
+    """
 
     with guard():
         temps = api.parse_temperatures(temperatures)
