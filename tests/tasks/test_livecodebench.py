@@ -313,3 +313,19 @@ def test_a_run_carries_its_problem_dates_so_reports_need_no_dataset(
     months = {g.group for g in view.by_month}
     assert months == {"2023-06", "2023-09", "2023-12", "2024-05"}
     assert view.contamination is not None
+
+
+@pytest.mark.parametrize("tail", [b'{"question_title": "cut off', b"not json at all", b"[1, 2]"])
+def test_a_truncated_or_foreign_line_is_a_dataset_error(tmp_path: Path, tail: bytes) -> None:
+    """A download cut short (or a file of another shape) names the file and line, one line."""
+    folder = tmp_path / "livecodebench"
+    shutil.copytree(LCB, folder)
+    with (folder / "test2.jsonl").open("ab") as fh:
+        fh.write(tail)
+    lines = (folder / "test2.jsonl").read_bytes().count(b"\n") + 1
+    with (
+        pytest.raises(DatasetError, match=rf"test2\.jsonl line {lines} is not") as err,
+        pytest.warns(UnpublishedDataWarning),
+    ):
+        get_task("livecodebench", tmp_path, release="v2").problems()
+    assert "\n" not in str(err.value)

@@ -45,7 +45,7 @@ COMMANDS: tuple[str, ...] = (
 app = typer.Typer(
     name="codeduel",
     help="Evaluate code LLMs the way the Code Llama paper did: pass@k, safely and reproducibly.",
-    add_completion=False,
+    add_completion=True,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
