@@ -20,13 +20,23 @@ Paired tests (pass@1 / pass rate):
   distribution for small samples without ties, else the normal approximation). The sign test on
   the same differences is reported beside it as a robustness check.
 
+Small samples. A percentile bootstrap collapses where the data cannot vary: every problem
+passing gives [100, 100], and with few problems it is too narrow. :func:`pass_at_k_interval`
+therefore uses the Wilson score interval (Wilson 1927; recommended for binomial proportions by
+Brown, Cai & DasGupta, Statistical Science 16(2), 2001) with problems as the trials when every
+problem has one sample (binary outcomes), when fewer than :data:`SMALL_N` problems were scored,
+or when every problem has the same pass@k; otherwise the percentile bootstrap above. With several
+samples per problem the per-problem pass@k values lie in [0, 1], so their variance is at most
+p(1 - p) and the Wilson interval on problems is the conservative end. :func:`jeffreys_interval`
+(equal-tailed Beta(x + 1/2, n - x + 1/2)) is the Bayesian alternative.
+
 Everything is seeded: the same inputs and seed give the same interval, bit for bit.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -35,6 +45,10 @@ from scipy import stats as sps
 DEFAULT_LEVEL = 0.95
 DEFAULT_N_BOOT = 2000
 DEFAULT_ALPHA = 0.05
+#: Below this many problems :func:`pass_at_k_interval` uses Wilson, not the bootstrap.
+SMALL_N = 20
+BOOTSTRAP = "percentile bootstrap"
+WILSON = "Wilson score"
 
 Verdict = Literal["A better", "B better", "not significant"]
 ArrayLike = Sequence[int] | np.ndarray
@@ -49,6 +63,7 @@ class Interval:
     high: float
     level: float
     n_boot: int
+    method: str = BOOTSTRAP
 
     def contains(self, value: float) -> bool:
         return self.low <= value <= self.high
@@ -161,6 +176,72 @@ def bootstrap_pass_at_k(
     boots = _per_problem(bn, bc, tables).mean(axis=1)
     low, high = _percentile(boots, level)
     return Interval(estimate, low, high, level, n_boot)
+
+
+def _binomial_args(successes: float, trials: int, level: float) -> float:
+    """Checks shared by the binomial intervals; returns the observed proportion."""
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    if trials < 1:
+        raise ValueError("no trials to estimate from")
+    if not 0.0 <= successes <= trials:
+        raise ValueError(f"need 0 <= successes <= trials, got {successes} of {trials}")
+    return successes / trials
+
+
+def wilson_interval(successes: float, trials: int, *, level: float = DEFAULT_LEVEL) -> Interval:
+    """Wilson score interval for a proportion; ``successes`` may be fractional (a mean of
+    per-problem rates times the number of problems). Never zero-width for trials >= 1."""
+    p = _binomial_args(successes, trials, level)
+    z = float(sps.norm.ppf(0.5 + level / 2.0))
+    z2n = z * z / trials
+    centre = (p + z2n / 2.0) / (1.0 + z2n)
+    half = z / (1.0 + z2n) * float(np.sqrt(p * (1.0 - p) / trials + z2n / (4.0 * trials)))
+    # at p = 0 or 1 one bound is exactly 0 or 1 (the formula leaves rounding noise there)
+    low = 0.0 if p == 0.0 else max(0.0, centre - half)
+    high = 1.0 if p == 1.0 else min(1.0, centre + half)
+    return Interval(p, low, high, level, 0, WILSON)
+
+
+def jeffreys_interval(successes: float, trials: int, *, level: float = DEFAULT_LEVEL) -> Interval:
+    """Equal-tailed Jeffreys interval: Beta(x + 1/2, n - x + 1/2) quantiles, with the bound at
+    0 (none passing) or 1 (all passing) set to it, as Brown, Cai & DasGupta (2001) advise."""
+    p = _binomial_args(successes, trials, level)
+    tail = (1.0 - level) / 2.0
+    a, b = successes + 0.5, trials - successes + 0.5
+    low = 0.0 if p == 0.0 else float(sps.beta.ppf(tail, a, b))
+    high = 1.0 if p == 1.0 else float(sps.beta.ppf(1.0 - tail, a, b))
+    return Interval(p, low, high, level, 0, "Jeffreys")
+
+
+def interval_method(n: ArrayLike, c: ArrayLike, k: int) -> str:
+    """Which interval :func:`pass_at_k_interval` uses for these counts (see module doc)."""
+    ns, cs = _counts(n, c)
+    values = _per_problem(ns, cs, _tables(ns, k))
+    if (ns == 1).all() or ns.size < SMALL_N or np.ptp(values) == 0.0:
+        return WILSON
+    return BOOTSTRAP
+
+
+def pass_at_k_interval(
+    n: ArrayLike,
+    c: ArrayLike,
+    k: int,
+    *,
+    n_boot: int = DEFAULT_N_BOOT,
+    level: float = DEFAULT_LEVEL,
+    seed: int = 0,
+) -> Interval:
+    """Mean pass@k with an interval that does not collapse on small or uniform data: Wilson
+    on problems (one sample each, fewer than SMALL_N problems, or all alike), else the
+    percentile bootstrap of :func:`bootstrap_pass_at_k`."""
+    _check(level, n_boot, k)
+    if interval_method(n, c, k) == BOOTSTRAP:
+        return bootstrap_pass_at_k(n, c, k, n_boot=n_boot, level=level, seed=seed)
+    ns, cs = _counts(n, c)
+    estimate = float(_per_problem(ns, cs, _tables(ns, k)).mean())
+    iv = wilson_interval(min(estimate * ns.size, float(ns.size)), int(ns.size), level=level)
+    return replace(iv, estimate=estimate)
 
 
 def paired_bootstrap_diff(
