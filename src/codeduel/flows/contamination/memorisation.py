@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from codeduel.errors import CodeduelError, require_positive
-from codeduel.models import GenParams, Model, load_model, resolve
+from codeduel.models import GenParams, Model, importable, load_model, resolve
 from codeduel.records.lifecycle import RunLifecycle
 from codeduel.records.store import SampleRecord, Store, spec_key
 
@@ -281,8 +281,20 @@ def _secrets(text: str) -> list[Detection]:
     return found
 
 
+def require_probes() -> None:
+    """detect-secrets and datafog are the ``probes`` extra (only this command needs them): a
+    missing one is a one-line error naming the extra, before any model is loaded."""
+    for module in ("detect_secrets", "datafog"):
+        if not importable(module):
+            raise CodeduelError(
+                f"codeduel memorisation needs {module.replace('_', '-')}, which is not installed",
+                "pip install 'codeduel[probes]'",
+            )
+
+
 def detect(text: str) -> list[Detection]:
     """Every detection in ``text`` (all detectors), sorted by position."""
+    require_probes()
     found = _own(text) + _datafog(text) + _secrets(text)
     return sorted(found, key=lambda d: (d.start, -d.end, d.category))
 
@@ -400,6 +412,7 @@ def run_memorisation(
     command resumes an unfinished run template by template."""
     started = time.perf_counter()
     require_positive(n=n, limit=limit, max_new_tokens=max_new_tokens, threads=n_threads)
+    require_probes()
     if temperature == 0.0 and n > 1:
         raise CodeduelError(
             f"--n {n} with greedy decoding repeats one output", "give --temperature > 0"
