@@ -12,6 +12,7 @@ by their recorded FIM order.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -21,13 +22,21 @@ from codeduel.errors import CodeduelError
 from codeduel.records.store import RunRecord, Store
 from codeduel.scoring.compare import (
     Comparison,
+    LeaderRow,
+    Metric,
+    assign_tiers,
     compare_runs,
     model_name,
     preset_for,
+    rank,
     run_counts,
 )
 from codeduel.scoring.competitive import CompetitiveRun, parse_cutoff
-from codeduel.scoring.stats import DEFAULT_LEVEL, bootstrap_pass_at_k
+from codeduel.scoring.stats import (
+    DEFAULT_LEVEL,
+    interval_method,
+    pass_at_k_interval,
+)
 
 #: Run kinds whose samples carry verdicts (and so pass@k, matrix cells and drill-down).
 SCORED_KINDS = ("run", "evaluate")
@@ -176,6 +185,37 @@ class LanguageGrid:
     sources: list[str]  # where the published figures shown come from
 
 
+@dataclass(frozen=True)
+class BoardRow:
+    """One run on its task's leaderboard: ranked among complete runs, or marked incomplete."""
+
+    row: LeaderRow
+    rank: int | None  # 1 = best complete run; None: incomplete, listed after every complete one
+    incomplete: tuple[str, ...]  # why the run is incomplete; empty when it is complete
+    methods: dict[int, str]  # k -> interval method ("Wilson score", "percentile bootstrap")
+    sources: dict[int, str]  # k -> where the published figure beside it comes from
+
+
+@dataclass(frozen=True)
+class Board:
+    """The leaderboard of one task and dataset version: runs are never ranked across tasks."""
+
+    task: str
+    dataset_version: str | None
+    dataset_sha256: str | None
+    rows: list[BoardRow]
+
+
+@dataclass(frozen=True)
+class NoteGroup:
+    """Notes of one kind (e.g. "runs on different tasks are not paired") and the runs they name."""
+
+    kind: str
+    title: str
+    runs: tuple[int, ...]
+    notes: tuple[str, ...]
+
+
 @dataclass
 class ReportData:
     """All sections' data; empty lists mean "nothing of this kind in the chosen runs"."""
@@ -199,6 +239,8 @@ class ReportData:
     memorisation: list[dict[str, Any]] = field(default_factory=list)
     cells: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    boards: list[Board] = field(default_factory=list)
+    notes: list[NoteGroup] = field(default_factory=list)
 
 
 def short_model(model: str) -> str:
@@ -281,7 +323,8 @@ def build_curves(
     n_boot: int,
     seed: int,
 ) -> list[Curve]:
-    """pass@k(k) with bootstrap intervals for every scored run with >= 2 samples per problem."""
+    """pass@k(k) with intervals (:func:`~codeduel.scoring.stats.pass_at_k_interval`) for every
+    scored run with >= 2 samples per problem."""
     curves = []
     for run in runs:
         if run.kind not in SCORED_KINDS:
@@ -295,7 +338,7 @@ def build_curves(
             continue
         points = []
         for k in _curve_ks(min(ns)):
-            iv = bootstrap_pass_at_k(ns, cs, k, n_boot=n_boot, level=DEFAULT_LEVEL, seed=seed)
+            iv = pass_at_k_interval(ns, cs, k, n_boot=n_boot, level=DEFAULT_LEVEL, seed=seed)
             points.append(CurvePoint(k, iv.estimate, iv.low, iv.high))
         curves.append(Curve(labels[run.id], points))
     return curves
@@ -655,6 +698,161 @@ def build_perplexity(
     return curves
 
 
+#: Where each published figure comes from, as the report cites it: a source named by its title
+#: in the model presets gets its public identifier added.
+CITATIONS = (
+    ("Code Llama paper", "arXiv:2308.12950"),
+    ("Qwen2.5-Coder technical report", "arXiv:2409.12186"),
+    ("EvalPlus leaderboard", "https://evalplus.github.io/leaderboard.html"),
+)
+
+
+def cite(source: str | None) -> str:
+    """A preset's source with its arXiv id or address, so a reader can look the figure up."""
+    if not source:
+        return "source not recorded in the model preset"
+    for title, ident in CITATIONS:
+        if title.lower() in source.lower() and ident.lower() not in source.lower():
+            return f"{source} ({ident})"
+    return source
+
+
+def published_source(run: RunRecord, task: str) -> str:
+    """The cited source of the published figure shown for ``run`` on ``task``."""
+    model = run.spec.get("model")
+    preset = preset_for(str(model)) if model else None
+    return cite(preset.published.source_for(task) if preset is not None else None)
+
+
+def incomplete_reasons(run: RunRecord, row: LeaderRow, most_problems: int) -> tuple[str, ...]:
+    """Why a run cannot be ranked with complete ones: not finished, unjudged samples, or fewer
+    problems than the fullest run on the same task and dataset."""
+    reasons = []
+    if run.status == "running":
+        reasons.append("interrupted" if run.interrupted else "still running")
+    elif run.status != "finished":
+        reasons.append(run.status)
+    if run.n_verdicts < run.n_samples:
+        reasons.append(f"{run.n_samples - run.n_verdicts} samples not judged")
+    if row.n_problems < most_problems:
+        reasons.append(f"{row.n_problems} of {most_problems} problems")
+    return tuple(reasons)
+
+
+def rescore_intervals(
+    comparison: Comparison,
+    counts_by_run: dict[int, dict[str, tuple[int, int]]],
+    n_boot: int,
+    seed: int,
+) -> dict[int, dict[int, str]]:
+    """Every leaderboard interval by :func:`~codeduel.scoring.stats.pass_at_k_interval` (Wilson
+    where a bootstrap would collapse); returns the method used per run and k."""
+    level = float(comparison.settings.get("level", DEFAULT_LEVEL))
+    methods: dict[int, dict[int, str]] = {}
+    rows = []
+    for row in comparison.leaderboard:
+        counts = counts_by_run.get(row.run_id) or {}
+        ns = [n for n, _ in counts.values()]
+        cs = [c for _, c in counts.values()]
+        metrics: list[Metric] = []
+        for m in row.metrics:
+            if m.estimate is None or not ns:
+                metrics.append(m)
+                continue
+            iv = pass_at_k_interval(ns, cs, m.k, n_boot=n_boot, level=level, seed=seed)
+            methods.setdefault(row.run_id, {})[m.k] = interval_method(ns, cs, m.k)
+            metrics.append(replace(m, estimate=iv.estimate, low=iv.low, high=iv.high))
+        rows.append(replace(row, metrics=metrics))
+    comparison.leaderboard = rows
+    return methods
+
+
+def build_boards(
+    comparison: Comparison | None, runs: Sequence[RunRecord], methods: dict[int, dict[int, str]]
+) -> list[Board]:
+    """One leaderboard per (task, dataset sha256): complete runs ranked by pass@(smallest k)
+    with significance tiers among them; incomplete runs after them, unranked and untiered."""
+    if comparison is None:
+        return []
+    by_id = {r.id: r for r in runs}
+    groups: dict[tuple[str, str | None], list[LeaderRow]] = {}
+    for row in comparison.leaderboard:
+        groups.setdefault((row.task, row.dataset_sha256), []).append(row)
+    alpha = float(comparison.settings.get("alpha", 0.05))
+    boards = []
+    for (task, sha), rows in groups.items():
+        most = max(r.n_problems for r in rows)
+        reasons = {r.run_id: incomplete_reasons(by_id[r.run_id], r, most) for r in rows}
+        complete = [replace(r, tier=None) for r in rows if not reasons[r.run_id]]
+        incomplete = [replace(r, tier=None) for r in rank(rows) if reasons[r.run_id]]
+        ranked = assign_tiers(rank(complete), comparison.pairs, alpha)
+        out = [
+            BoardRow(
+                row=r,
+                rank=i + 1 if i < len(ranked) else None,
+                incomplete=reasons[r.run_id],
+                methods=methods.get(r.run_id, {}),
+                sources={
+                    m.k: published_source(by_id[r.run_id], task)
+                    for m in r.metrics
+                    if m.published is not None
+                },
+            )
+            for i, r in enumerate(ranked + incomplete)
+        ]
+        boards.append(Board(task, rows[0].dataset_version, sha, out))
+    return boards
+
+
+#: Kinds of note, matched in order: (kind, pattern, title); the pattern's groups are run ids.
+NOTE_KINDS = (
+    ("different tasks", r"^runs (\d+) \(.*\) and (\d+) \(.*\) are on different tasks",
+     "Runs on different tasks are not paired (each task has its own leaderboard)"),
+    ("dataset versions", r"^runs (\d+) and (\d+) use different .* dataset versions",
+     "Runs on different dataset versions are not paired"),
+    ("nothing in common", r"^runs (\d+) and (\d+) have no problem in common",
+     "Runs with no problem in common are not paired"),
+    ("paired on a subset", r"^runs (\d+) and (\d+) paired on the \d+ problems both scored",
+     "Pairs compared only on the problems both runs scored"),
+    ("running", r"^run (\d+) \(.*\) is still running",
+     "Runs still running: incomplete, listed after the complete runs"),
+    ("failed", r"^run (\d+) \(.*\) failed",
+     "Failed runs: incomplete, listed after the complete runs"),
+    ("unjudged", r"^run (\d+) \(.*\): \d+ samples have no verdict",
+     "Runs with samples not judged"),
+    ("no samples", r"^run (\d+) \(.*\) has no (?:judged )?samples",
+     "Runs without samples: left out"),
+)  # fmt: skip
+
+
+def _note_kind(note: str) -> tuple[str, str, list[int]]:
+    """A note's kind, its group's title and the run ids it names; a note of no known kind is
+    grouped with those that differ from it only in numbers."""
+    for kind, pattern, title in NOTE_KINDS:
+        match = re.match(pattern, note)
+        if match:
+            return kind, title, [int(g) for g in match.groups()]
+    shape = re.sub(r"\d+", "#", note)
+    return shape, shape, [int(i) for i in re.findall(r"\bruns? #?(\d+)", note)]
+
+
+def group_notes(notes: Sequence[str]) -> list[NoteGroup]:
+    """Identical and same-kind notes in one group each, with the runs they concern, so thirteen
+    runs on several tasks give a handful of lines, not sixty (kinds in first-seen order)."""
+    found: dict[str, tuple[str, dict[int, None], dict[str, None]]] = {}
+    for note in notes:
+        kind, title, ids = _note_kind(note)
+        _, runs, texts = found.setdefault(kind, (title, {}, {}))
+        runs.update(dict.fromkeys(ids))
+        texts.setdefault(note, None)
+    return [
+        # a note of its own kind that stands alone reads better as itself than as its shape
+        NoteGroup(kind, next(iter(texts)) if kind == title and len(texts) == 1 else title,
+                  tuple(sorted(runs)), tuple(texts))
+        for kind, (title, runs, texts) in found.items()
+    ]  # fmt: skip
+
+
 def build_matrices(
     store: Store,
     runs: Sequence[RunRecord],
@@ -796,8 +994,11 @@ def collect(
         comparison=comparison,
         warnings=warnings,
     )
-    # one read of each run's verdicts serves the curves and the matrix
+    # one read of each run's verdicts serves the intervals, the curves and the matrix
     counts = {r.id: run_counts(store, r.id) for r in scored}
+    methods = rescore_intervals(comparison, counts, n_boot, seed) if comparison else {}
+    data.boards = build_boards(comparison, scored, methods)
+    data.notes = group_notes(warnings)
     data.curves = build_curves(counts, scored, labels, n_boot, seed)
     data.sweeps = build_sweeps(runs)
     data.infill = build_infill(comparison, labels, runs)

@@ -20,6 +20,7 @@ import matplotlib
 matplotlib.use("Agg")  # headless: never needs a display
 
 import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullLocator
 
@@ -74,54 +75,75 @@ def _pct(x: float | None) -> float:
     return float("nan") if x is None else 100.0 * x
 
 
+def outside_legend(target: Axes | Figure, **kwargs: Any) -> None:
+    """A legend to the right of the plotting area, never over data (``savefig`` with
+    ``bbox_inches="tight"`` widens the image to hold it)."""
+    if isinstance(target, Figure):
+        target.legend(loc="upper left", bbox_to_anchor=(1.0, 0.95), fontsize=8, **kwargs)
+    else:
+        target.legend(
+            loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0, fontsize=8, **kwargs
+        )
+
+
 def leaderboard_plot(data: ReportData) -> Plot | None:
-    """pass@1 with its interval per run (a forest plot), the paper's figure as a diamond."""
-    if data.comparison is None or not data.comparison.leaderboard:
-        return None
-    rows = [
-        r for r in data.comparison.leaderboard if r.metrics and r.metrics[0].estimate is not None
+    """pass@(smallest k) with its interval per run (a forest plot), one panel per task and
+    dataset, as the tables: runs are never placed on one scale across tasks. The published
+    figure is a diamond; incomplete runs are drawn hollow and grey, below the complete ones."""
+    boards = [
+        (b, [e for e in b.rows if e.row.metrics and e.row.metrics[0].estimate is not None])
+        for b in data.boards
     ]
-    if not rows:
+    boards = [(b, rows) for b, rows in boards if rows]
+    if not boards:
         return None
-    k = rows[0].metrics[0].k
+    k = boards[0][1][0].row.metrics[0].k
+    heights = [0.42 * len(rows) + 0.7 for _, rows in boards]
     with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(7.5, 0.42 * len(rows) + 1.3))
-        tasks = list(dict.fromkeys(r.task for r in rows))
-        labels: list[str] = []
-        for y, row in enumerate(rows):
-            m = row.metrics[0]
-            color = _color(tasks.index(row.task))
-            ax.errorbar(
-                _pct(m.estimate),
-                y,
-                xerr=[[_pct(m.estimate) - _pct(m.low)], [_pct(m.high) - _pct(m.estimate)]],
-                fmt="o",
-                color=color,
-                capsize=3,
-                markersize=6,
-                label=row.task if row.task not in [lbl for lbl in labels] else None,
-            )
-            labels.append(row.task)
-            if m.published is not None:
-                ax.plot(_pct(m.published), y, "D", color="#444", markersize=5, fillstyle="none")
-            ax.annotate(
-                f"{_pct(m.estimate):.1f}",
-                (_pct(m.high), y),
-                xytext=(6, 0),
-                textcoords="offset points",
-                va="center",
-                fontsize=8,
-                color="#333",
-            )
-        ax.set_yticks(range(len(rows)), [data.labels[r.run_id].short for r in rows])
-        ax.invert_yaxis()
-        ax.set_xlabel(f"pass@{k} (%), 95% bootstrap CI;  ◇ = Code Llama paper")
-        ax.set_xlim(0, 105)
-        ax.set_title(f"Leaderboard: pass@{k}")
-        if len(tasks) > 1:
-            ax.legend(loc="lower right", fontsize=8)
+        fig, axes = plt.subplots(
+            len(boards), 1, figsize=(7.5, sum(heights) + 0.6), squeeze=False, sharex=True,
+            gridspec_kw={"height_ratios": heights},
+        )  # fmt: skip
+        for i, (ax, (board, rows)) in enumerate(zip(axes[:, 0], boards, strict=True)):
+            for y, entry in enumerate(rows):
+                m = entry.row.metrics[0]
+                color = "#8a8f99" if entry.incomplete else _color(i)
+                ax.errorbar(
+                    _pct(m.estimate),
+                    y,
+                    xerr=[[_pct(m.estimate) - _pct(m.low)], [_pct(m.high) - _pct(m.estimate)]],
+                    fmt="o",
+                    color=color,
+                    mfc="white" if entry.incomplete else color,
+                    capsize=3,
+                    markersize=6,
+                )
+                if m.published is not None:
+                    ax.plot(_pct(m.published), y, "D", color="#444", markersize=5, fillstyle="none")
+                ax.annotate(
+                    f"{_pct(m.estimate):.1f}",
+                    (_pct(m.high), y),
+                    xytext=(6, 0),
+                    textcoords="offset points",
+                    va="center",
+                    fontsize=8,
+                    color="#333",
+                )
+            names = [
+                _mpl_text(data.labels[e.row.run_id].short)
+                + (" (incomplete)" if e.incomplete else "")
+                for e in rows
+            ]
+            ax.set_yticks(range(len(rows)), names, fontsize=8)
+            ax.set_ylim(len(rows) - 0.5, -0.5)
+            ax.set_xlim(0, 112)
+            title = board.task + (f" ({board.dataset_version})" if board.dataset_version else "")
+            ax.set_title(_mpl_text(title), fontsize=10, loc="left")
+        axes[-1][0].set_xlabel(
+            f"pass@{k} (%), 95% interval;  ◇ published figure (source in the table)"
+        )
         fig.tight_layout()
-    return Plot("leaderboard", f"pass@{k} per run with 95% bootstrap intervals", fig)
+    return Plot("leaderboard", f"pass@{k} per run with 95% intervals, one panel per task", fig)
 
 
 def pass_at_k_plot(data: ReportData) -> Plot | None:
@@ -156,7 +178,7 @@ def pass_at_k_plot(data: ReportData) -> Plot | None:
         ax.set_ylabel("pass@k (%)")
         ax.set_ylim(0, 100)
         ax.set_title("pass@k against k")
-        ax.legend(fontsize=8, loc="lower right")
+        outside_legend(ax)
         fig.tight_layout()
     return Plot("pass_at_k", "pass@k against k with 95% bootstrap bands", fig)
 
@@ -184,11 +206,9 @@ def sweep_plot(data: ReportData) -> Plot | None:
             ax.set_xlabel("temperature")
             ax.set_ylim(0, 100)
         axes[0][0].set_ylabel("pass@k (%)")
-        handles, names = axes[0][0].get_legend_handles_labels()
-        fig.legend(
-            handles, names, loc="lower center", ncol=2, fontsize=8, bbox_to_anchor=(0.5, -0.08)
-        )
         fig.tight_layout()
+        handles, names = axes[0][0].get_legend_handles_labels()
+        outside_legend(fig, handles=handles, labels=names)
     return Plot("temperature_sweep", "pass@k against sampling temperature (paper Figure 6)", fig)
 
 
@@ -236,7 +256,7 @@ def infill_plot(data: ReportData) -> Plot | None:
         ax.set_ylabel("pass@1 (%)")
         ax.set_ylim(0, 100)
         ax.set_title("Infilling: PSM against SPM")
-        ax.legend(title="FIM order")
+        outside_legend(ax, title="FIM order")
         fig.tight_layout()
     return Plot("infilling", "Infilling pass@1 by FIM order, 95% bootstrap intervals", fig)
 
@@ -302,7 +322,7 @@ def perplexity_plot(data: ReportData) -> Plot | None:
         ax.set_xlabel("token position in file")
         ax.set_ylabel("perplexity")
         ax.set_title("Perplexity against context position")
-        ax.legend(fontsize=8)
+        outside_legend(ax)
         fig.tight_layout()
     return Plot("perplexity", "Per-token perplexity by position bucket", fig)
 
@@ -329,7 +349,7 @@ def experiments_plot(data: ReportData) -> Plot | None:
                 )  # fmt: skip
             if exp.published is not None:
                 ax.axvline(_pct(exp.published), color=_color(3), ls="--", label="published")
-                ax.legend(fontsize=8, loc="lower right")
+                outside_legend(ax)
             ax.set_yticks(ys, [a["name"] for a in exp.arms], fontsize=8)
             ax.set_ylim(-0.6, len(exp.arms) - 0.4)
             ax.set_xlim(0, 100)
@@ -423,7 +443,7 @@ def contamination_plot(data: ReportData) -> Plot | None:
         ax.set_ylim(0, 105)
         ax.set_ylabel("pass@1 (%)")
         ax.set_title("LiveCodeBench: pass@1 by contest month")
-        ax.legend(fontsize=8)
+        outside_legend(ax)
         fig.tight_layout()
     return Plot(
         "contamination",

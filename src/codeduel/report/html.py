@@ -17,6 +17,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from codeduel.report.data import LanguageCell, Matrix, ReportData
 from codeduel.report.figures import Plot
 from codeduel.scoring.compare import format_p
+from codeduel.scoring.stats import SMALL_N
 
 #: Colour scale for pass rates, from none passing to all passing (matches the CSS legend).
 SCALE = ["#d73027", "#f46d43", "#fdae61", "#fee08b", "#d9ef8b", "#a6d96a", "#66bd63", "#1a9850"]
@@ -57,6 +58,18 @@ FIGURE_SECTIONS = [
 ]
 
 
+#: What to run to fill a section that has nothing to show (figure sections: FIGURE_SECTIONS).
+ABSENT_HINTS = {
+    "pairs": "two runs on the same task and dataset version: `codeduel compare A B`.",
+    "experiments": "`codeduel reproduce --limit 20` or `codeduel audit determinism`.",
+    "matrix": "a scored run: `codeduel run` or `codeduel evaluate`.",
+}
+
+
+def _figure_hint(anchor: str) -> str:
+    return next((e for a, _, _, e in FIGURE_SECTIONS if a == anchor), "")
+
+
 def _color(rate: float | None) -> str:
     if rate is None:
         return NOT_JUDGED
@@ -67,38 +80,68 @@ def _pct(x: float | None) -> str:
     return "—" if x is None else f"{100 * x:.1f}"
 
 
-def _board(data: ReportData) -> list[dict[str, Any]]:
-    if data.comparison is None:
-        return []
-    rows = []
-    for row in data.comparison.leaderboard:
-        rows.append(
+def _boards(data: ReportData) -> list[dict[str, Any]]:
+    """One table per task and dataset; published figures carry a numbered source note."""
+    out = []
+    for board in data.boards:
+        sources: dict[str, int] = {}
+        rows = []
+        for entry in board.rows:
+            row = entry.row
+            rows.append(
+                {
+                    "label": data.labels[row.run_id].short,
+                    "rank": "—" if entry.rank is None else entry.rank,
+                    "tier": "—" if row.tier is None else row.tier,
+                    "n_problems": row.n_problems,
+                    "n_samples": row.n_samples,
+                    "status": row.status,
+                    "incomplete": "; ".join(entry.incomplete),
+                    "metrics": [
+                        {
+                            "estimate": None if m.estimate is None else _pct(m.estimate),
+                            "low": _pct(m.low),
+                            "high": _pct(m.high),
+                            "note": m.note or "",
+                            "method": entry.methods.get(m.k, ""),
+                        }
+                        for m in row.metrics
+                    ],
+                    "published": [
+                        {
+                            "k": m.k,
+                            "value": _pct(m.published),
+                            "protocol": m.protocol or "",
+                            "ref": sources.setdefault(entry.sources[m.k], len(sources) + 1),
+                        }
+                        for m in row.metrics
+                        if m.published is not None and m.k in entry.sources
+                    ],
+                }
+            )
+        out.append(
             {
-                "label": data.labels[row.run_id].short,
-                "tier": "—" if row.tier is None else row.tier,
-                "task": row.task,
-                "dataset": row.dataset_version or "",
-                "n_problems": row.n_problems,
-                "n_samples": row.n_samples,
-                "status": row.status,
-                "partial": row.partial,
-                "metrics": [
-                    {
-                        "estimate": None if m.estimate is None else _pct(m.estimate),
-                        "low": _pct(m.low),
-                        "high": _pct(m.high),
-                        "note": m.note or "",
-                    }
-                    for m in row.metrics
-                ],
-                "published": [
-                    {"k": m.k, "value": _pct(m.published), "protocol": m.protocol or ""}
-                    for m in row.metrics
-                    if m.published is not None
-                ],
+                "task": board.task,
+                "dataset": board.dataset_version or "",
+                "sha": (board.dataset_sha256 or "")[:12],
+                "rows": rows,
+                "n_complete": sum(1 for e in board.rows if e.rank is not None),
+                "sources": [{"ref": i, "text": t} for t, i in sources.items()],
             }
         )
-    return rows
+    return out
+
+
+def _notes(data: ReportData) -> list[dict[str, Any]]:
+    return [
+        {
+            "title": g.title,
+            "count": len(g.notes),
+            "runs": ", ".join(f"#{r}" for r in g.runs),
+            "notes": list(g.notes),
+        }
+        for g in data.notes
+    ]
 
 
 def _pairs(data: ReportData) -> list[dict[str, Any]]:
@@ -339,17 +382,30 @@ def render(data: ReportData, plots: dict[str, Plot]) -> str:
     settings = data.comparison.settings if data.comparison else {}
     languages = _languages(data)
     competitive = _competitive(data)
-    sections = [
-        {"id": "leaderboard", "title": "Leaderboard"},
-        *([{"id": "languages", "title": "Languages"}] if languages else []),
-        *([{"id": "competitive", "title": "Competitive"}] if competitive else []),
-        *([{"id": "probes", "title": "Contamination"}] if data.probes else []),
-        *([{"id": "memorisation", "title": "Memorisation"}] if data.memorisation else []),
-        {"id": "pairs", "title": "Paired comparisons"},
-        *({"id": a, "title": t} for a, _, t, _ in FIGURE_SECTIONS),
-        {"id": "experiments", "title": "Reproduce & audits"},
-        {"id": "matrix", "title": "Problems × runs"},
-        {"id": "reproducibility", "title": "Reproducibility"},
+    pairs = _pairs(data)
+    experiments = _experiments(data)
+    matrices = [_matrix(mx, data) for mx in data.matrices]
+    notes = _notes(data)
+    # only sections with something to show are in the page and its navigation; the others
+    # are named once at the end with the command that would fill them
+    candidates = [
+        ("leaderboard", "Leaderboard", True),
+        ("notes", f"Notes ({sum(g['count'] for g in notes)})", bool(notes)),
+        ("languages", "Languages", bool(languages)),
+        ("competitive", "Competitive", bool(competitive)),
+        ("probes", "Contamination", bool(data.probes)),
+        ("memorisation", "Memorisation", bool(data.memorisation)),
+        ("pairs", "Paired comparisons", bool(pairs)),
+        *((a, t, n in plots) for a, n, t, _ in FIGURE_SECTIONS),
+        ("experiments", "Reproduce & audits", bool(experiments)),
+        ("matrix", "Problems × runs", bool(matrices)),
+        ("reproducibility", "Reproducibility", True),
+    ]
+    sections = [{"id": a, "title": t} for a, t, shown in candidates if shown]
+    absent = [
+        {"title": t, "hint": hint}
+        for a, t, shown in candidates
+        if not shown and (hint := ABSENT_HINTS.get(a) or _figure_hint(a))
     ]
     return template.render(
         title=data.title,
@@ -358,13 +414,18 @@ def render(data: ReportData, plots: dict[str, Plot]) -> str:
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         runs=data.runs,
         sections=sections,
-        warnings=data.warnings,
+        shown={sec["id"] for sec in sections},
+        absent=absent,
+        notes=notes,
+        n_notes=sum(g["count"] for g in notes),
+        small_n=SMALL_N,
+        n_boot=settings.get("n_boot", 0),
         level=round(100 * float(settings.get("level", 0.95))),
         alpha=f"{float(settings.get('alpha', 0.05)):g}",
         pass1_test=settings.get("pass1_test", ""),
         ks=data.comparison.ks if data.comparison else [],
-        board=_board(data),
-        pairs=_pairs(data),
+        boards=_boards(data),
+        pairs=pairs,
         figures={name: plot.svg() for name, plot in plots.items()},
         figure_sections=[
             {
@@ -376,12 +437,12 @@ def render(data: ReportData, plots: dict[str, Plot]) -> str:
             }
             for a, n, t, e in FIGURE_SECTIONS
         ],
-        matrices=[_matrix(mx, data) for mx in data.matrices],
+        matrices=matrices,
         languages=languages,
         competitive=competitive,
         probes=data.probes,
         memorisation=data.memorisation,
-        experiments=_experiments(data),
+        experiments=experiments,
         scale_css=", ".join(SCALE),
         repro=_repro(data),
         cells_json=_script_json(data.cells),
