@@ -7,8 +7,11 @@ notebook or script can do exactly what the shell does::
 
     result = api.evaluate("samples.jsonl", "humaneval")
     print(result.pass_at_k, result.run_id)
-    comparison = api.compare([3, 7])
+    comparison = api.compare([3, "codellama-7b"])   # run ids or run names
+    comparison.to_pandas()                          # pandas optional, as every to_pandas()
     api.report(runs=["3", "7"], output="report.html")
+
+A notebook session, step by step: docs/api.md.
 
 Every user-fixable problem raises :class:`CodeduelError` with a one-line message naming the
 fix; an interrupted recording command raises :class:`RunInterrupted` (rerunning resumes it).
@@ -50,6 +53,7 @@ from codeduel.flows.sweep import run_sweep as sweep
 from codeduel.languages import LANGUAGES, Toolchain
 from codeduel.models.formats import INFILL_FORMATS, InfillFormat
 from codeduel.models.presets import Preset, list_presets
+from codeduel.records.frames import RunList, VerdictList
 from codeduel.records.lifecycle import RunInterrupted
 from codeduel.records.store import RunRecord, Store, VerdictRecord, default_store_path
 from codeduel.report import ReportResult
@@ -80,11 +84,13 @@ __all__ = [
     "ReportResult",
     "ReproduceResult",
     "RunInterrupted",
+    "RunList",
     "RunRecord",
     "RunResult",
     "SelfInstructResult",
     "Store",
     "SweepResult",
+    "VerdictList",
     "VerdictRecord",
     "audit_determinism",
     "compare",
@@ -121,7 +127,7 @@ __all__ = [
 
 
 def compare(
-    runs: Sequence[int | str] = (),
+    runs: Sequence[int | str] | int | str = (),
     *,
     store: str | Path | Store | None = None,
     ks: Sequence[int] | None = None,
@@ -132,20 +138,26 @@ def compare(
     cutoff: str | None = None,
 ) -> Comparison:
     """Leaderboard (pass@k with bootstrap intervals, published figures) and every paired
-    comparison of ``runs``: run ids (ints or digit strings) or model names; none = every run.
-    ``cutoff`` (YYYY-MM-DD) is the training cutoff for LiveCodeBench's contamination view."""
+    comparison of ``runs``: run ids (ints or digit strings), run names (``--name``) or model
+    names, mixed freely; none = every run of ``store`` (a path, an open :class:`Store`, or the
+    default store). ``cutoff`` (YYYY-MM-DD) is the training cutoff for LiveCodeBench's
+    contamination view. The result prints as ``to_markdown()``/``to_csv()``/``to_json()``."""
     rule: SolvedRule = "any" if solved == "any" else "majority"
     if solved not in ("any", "majority"):
         raise CodeduelError(f"unknown --solved rule {solved!r}", "use majority or any")
-    items = [str(r) for r in runs]
-    if isinstance(store, Store):
-        return compare_runs(
-            store, items, ks=ks, n_boot=n_boot, alpha=alpha, seed=seed, solved=rule, cutoff=cutoff
-        )
-    with Store(store, create=False) as db:
+    # compare(3) or compare("ref"): one run, not the characters of "ref"
+    named = [runs] if isinstance(runs, str | int) else list(runs)
+
+    def compared(db: Store) -> Comparison:
+        items = [str(r) for r in named] or [str(r.id) for r in reversed(db.list_runs())]
         return compare_runs(
             db, items, ks=ks, n_boot=n_boot, alpha=alpha, seed=seed, solved=rule, cutoff=cutoff
         )
+
+    if isinstance(store, Store):
+        return compared(store)
+    with Store(store, create=False) as db:
+        return compared(db)
 
 
 def memorisation(
@@ -178,13 +190,14 @@ def memorisation(
     )
 
 
-def list_runs(store: str | Path | None = None) -> list[RunRecord]:
-    """Every run in the results store, newest first (empty when the store does not exist)."""
+def list_runs(store: str | Path | None = None) -> RunList:
+    """Every run in the results store, newest first (empty when the store does not exist);
+    a list with ``to_pandas()`` (one row per run)."""
     path = Path(store).expanduser() if store is not None else default_store_path()
     if not path.exists():
-        return []
+        return RunList()
     with Store(path, create=False) as db:
-        return db.list_runs()
+        return RunList(db.list_runs())
 
 
 def get_run(run_id: int, store: str | Path | None = None) -> RunRecord:
@@ -193,10 +206,11 @@ def get_run(run_id: int, store: str | Path | None = None) -> RunRecord:
         return db.get_run(run_id)
 
 
-def run_verdicts(run_id: int, store: str | Path | None = None) -> list[VerdictRecord]:
-    """A run's verdicts with their sample keys, in sample order."""
+def run_verdicts(run_id: int, store: str | Path | None = None) -> VerdictList:
+    """A run's verdicts with their sample keys, in sample order; a list with ``to_pandas()``
+    (one row per judged sample)."""
     with Store(store, create=False) as db:
-        return db.verdicts(run_id)
+        return VerdictList(run_id, db.verdicts(run_id))
 
 
 def plan(
