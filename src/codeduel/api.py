@@ -36,6 +36,8 @@ from codeduel.flows.evaluate import (
     results_path_for,
     write_reference_samples,
 )
+from codeduel.flows.export import EXPORT_FORMATS, ExportResult
+from codeduel.flows.export import export_run as export
 from codeduel.flows.generate import DECODING_PRESETS, STYLES, RunResult, decoding, run
 from codeduel.flows.longcontext.keyretrieval import (
     KeyRetrievalResult,
@@ -66,6 +68,7 @@ from codeduel.tasks import get_task, task_names
 
 __all__ = [
     "DECODING_PRESETS",
+    "EXPORT_FORMATS",
     "FACTORS",
     "STYLES",
     "TEMPLATE_VERSION",
@@ -75,6 +78,7 @@ __all__ = [
     "DeterminismResult",
     "DoctorReport",
     "EvaluateResult",
+    "ExportResult",
     "InfillFormat",
     "KeyRetrievalResult",
     "MemorisationResult",
@@ -99,6 +103,7 @@ __all__ = [
     "default_store_path",
     "doctor",
     "evaluate",
+    "export",
     "format_ci",
     "format_p",
     "get_run",

@@ -37,6 +37,7 @@ COMMANDS: tuple[str, ...] = (
     "sweep",
     "longcontext",
     "report",
+    "export",
     "selfinstruct",
     "contamination",
     "memorisation",

@@ -15,8 +15,8 @@ from rich.console import Console
 from rich.table import Table
 
 from codeduel import api
-from codeduel.cli.console import err, guard, out, parse_k, safe
-from codeduel.cli.options import CutoffOpt, StoreOpt
+from codeduel.cli.console import err, guard, out, parse_k, print_json, safe
+from codeduel.cli.options import CutoffOpt, JsonOpt, StoreOpt
 
 _FORMATS = ("table", "markdown", "csv", "json")
 _SUFFIX_FORMAT = {".md": "markdown", ".markdown": "markdown", ".csv": "csv", ".json": "json"}
@@ -202,10 +202,21 @@ def register(app: typer.Typer) -> None:
             typer.Option("--solved", help="Per-problem diff: 'majority' or 'any' sample passes."),
         ] = "majority",
         cutoff: CutoffOpt = None,
+        as_json: JsonOpt = False,
     ) -> None:
-        """Leaderboard with 95% intervals, the paper's numbers, and paired tests between runs."""
+        """Leaderboard with 95% intervals, the paper's numbers, and paired tests between runs.
+
+        --json (the same as --format json) prints one object: {"settings": {...}, "ks": [1, ...],
+        "leaderboard": [{"task", "run_id", "model", "n_problems", "n_samples", "tier",
+        "partial", "metrics": [{"k", "estimate", "low", "high", "published", ...}]}, ...],
+        "pairs": [{"task", "run_a", "run_b", "n_paired", "metrics": [{"k", "diff", "low",
+        "high"}], "p_value", "verdict", ...}], "competitive": [...], "warnings": [...]};
+        every pass@k, interval and difference is a fraction (0.5 is 50 %).
+
+        Example: codeduel compare 1 2 --json
+        """
         with guard():
-            chosen = fmt.lower()
+            chosen = "json" if as_json else fmt.lower()
             if chosen not in _FORMATS:
                 raise api.CodeduelError(
                     f"unknown --format {fmt!r}", "use table, markdown, csv or json"
@@ -228,6 +239,9 @@ def register(app: typer.Typer) -> None:
                 )
             if chosen == "table":
                 _render_table(result, out)
+                return
+            if as_json and output is None:
+                print_json(result.to_dict())  # one line, terminal controls escaped
                 return
             text = {
                 "markdown": result.to_markdown,

@@ -11,8 +11,8 @@ from typing import Annotated
 import typer
 
 from codeduel import api
-from codeduel.cli.console import err, guard, safe
-from codeduel.cli.options import CutoffOpt, StoreOpt
+from codeduel.cli.console import err, guard, print_json, safe
+from codeduel.cli.options import CutoffOpt, JsonOpt, StoreOpt
 
 
 def register(app: typer.Typer) -> None:
@@ -48,8 +48,16 @@ def register(app: typer.Typer) -> None:
         bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap resamples.")] = 1000,
         seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed.")] = 0,
         cutoff: CutoffOpt = None,
+        as_json: JsonOpt = False,
     ) -> None:
-        """Write an offline HTML report: leaderboard, paired tests, plots, problem drill-down."""
+        """Write an offline HTML report: leaderboard, paired tests, plots, problem drill-down.
+
+        --json prints {"path": the HTML file, "size_bytes", "runs": [run ids], "sections":
+        [plot sections drawn], "figures": [PNG/SVG paths], "warnings": [...]} instead of the
+        summary line.
+
+        Example: codeduel report 1 2 -o report.html --json
+        """
         with guard():
             result = api.report(
                 store,
@@ -62,6 +70,18 @@ def register(app: typer.Typer) -> None:
                 seed=seed,
                 cutoff=cutoff,
             )
+        if as_json:
+            print_json(
+                {
+                    "path": str(result.output),
+                    "size_bytes": result.size_bytes,
+                    "runs": list(result.runs),
+                    "sections": list(result.sections),
+                    "figures": [str(f) for f in result.figures],
+                    "warnings": list(result.warnings),
+                }
+            )
+            return
         for warning in result.warnings:
             err.print(f"warning: {safe(warning)}", style="yellow", highlight=False, soft_wrap=True)
         err.print(

