@@ -274,41 +274,54 @@ def test_compare_and_report_json(
 _EVALPLUS_REFERENCE = """
 import json, sys
 import evalplus.evaluate as ev
+from evalplus.data.mbpp import mbpp_deserialize_inputs, mbpp_serialize_inputs
 from evalplus.data.utils import stream_jsonl
+from evalplus.eval._special_oracle import MBPP_OUTPUT_NOT_NONE_TASKS
 req = json.load(sys.stdin)
+kind = req["kind"]
 ev.CACHE_DIR = req["cache_dir"]
-problems = {t["task_id"]: t for t in stream_jsonl(req["dataset"]) if t["task_id"] in req["ids"]}
-expected = ev.get_groundtruth(problems, "codeduel-test", [])  # a fresh cache_dir per test
+problems = {}
+for t in stream_jsonl(req["dataset"]):
+    if t["task_id"] in req["ids"]:
+        if kind == "mbpp":
+            t["base_input"] = mbpp_deserialize_inputs(t["task_id"], t["base_input"])
+            t["plus_input"] = mbpp_deserialize_inputs(t["task_id"], t["plus_input"])
+        problems[t["task_id"]] = t
+not_none = MBPP_OUTPUT_NOT_NONE_TASKS if kind == "mbpp" else []
+expected = ev.get_groundtruth(problems, "codeduel-test", not_none)  # a fresh cache_dir
 
 def failed(stat, details, inputs):  # evalplus.evaluate's get_failed_tests, fast check
     return [] if stat == "pass" or not details else [inputs[len(details) - 1]]
 
 rows = []
 for item in req["items"]:
-    p = problems[item["task_id"]]
-    r = ev.check_correctness("humaneval", 0, p, item["solution"], expected[p["task_id"]],
-                             fast_check=True)
+    tid = item["task_id"]
+    p = problems[tid]
+    r = ev.check_correctness(kind, 0, p, item["solution"], expected[tid], fast_check=True)
+    base_fail = failed(*r["base"], p["base_input"])
+    plus_fail = failed(*r["plus"], p["plus_input"])
+    if kind == "mbpp":
+        base_fail = mbpp_serialize_inputs(tid, base_fail)
+        plus_fail = mbpp_serialize_inputs(tid, plus_fail)
     rows.append({
         "base_status": r["base"][0], "plus_status": r["plus"][0],
-        "base_fail_tests": failed(*r["base"], p["base_input"]),
-        "plus_fail_tests": failed(*r["plus"], p["plus_input"]),
+        "base_fail_tests": base_fail, "plus_fail_tests": plus_fail,
     })
 print(json.dumps(rows))
 """
 
 
-def test_eval_results_agree_with_evalplus_itself(
-    evaluated: tuple[EvaluateResult, Path, Path], data_dir: Path, tmp_path: Path
-) -> None:
-    """evalplus 0.3.1's own check_correctness on the same solutions gives the same statuses and
-    failing inputs; where base fails, evalplus also runs plus and codeduel writes null."""
-    result, store, _ = evaluated
-    out = tmp_path / "eval_results.json"
-    export(result.run_id, "evalplus", out, store=store, data_dir=data_dir)
-    ours = [row for rows in json.loads(out.read_text())["eval"].values() for row in rows]
+def _agree_with_evalplus(
+    kind: str, dataset: Path, results: Path, cache_dir: Path
+) -> list[dict[str, Any]]:
+    """Our eval_results.json rows checked against evalplus 0.3.1's check_correctness on the
+    same solutions (as ``evalplus.evaluate`` builds its rows); where base fails, evalplus also
+    runs plus and codeduel writes null."""
+    ours = [row for rows in json.loads(results.read_text())["eval"].values() for row in rows]
     request = {
-        "dataset": str(data_dir / "evalplus" / "HumanEvalPlus-v0.1.10.jsonl.gz"),
-        "cache_dir": str(tmp_path),
+        "kind": kind,
+        "dataset": str(dataset),
+        "cache_dir": str(cache_dir),
         "ids": sorted({r["task_id"] for r in ours}),
         "items": [{"task_id": r["task_id"], "solution": r["solution"]} for r in ours],
     }
@@ -321,12 +334,53 @@ def test_eval_results_agree_with_evalplus_itself(
         check=True,
     )
     theirs = json.loads(done.stdout.strip().splitlines()[-1])
-    assert len(theirs) == len(ours) == 4
+    assert len(theirs) == len(ours)
     for mine, ref in zip(ours, theirs, strict=True):
         assert mine["base_status"] == ref["base_status"]
-        assert mine["base_fail_tests"] == ref["base_fail_tests"]
+        # json both ways: evalplus's tuples are lists once written
+        assert mine["base_fail_tests"] == json.loads(json.dumps(ref["base_fail_tests"]))
         if mine["base_status"] == "pass":
             assert mine["plus_status"] == ref["plus_status"]
-            assert mine["plus_fail_tests"] == ref["plus_fail_tests"]
+            assert mine["plus_fail_tests"] == json.loads(json.dumps(ref["plus_fail_tests"]))
         else:
             assert mine["plus_status"] is None and mine["plus_fail_tests"] == []
+    return ours
+
+
+def test_eval_results_agree_with_evalplus_itself(
+    evaluated: tuple[EvaluateResult, Path, Path], data_dir: Path, tmp_path: Path
+) -> None:
+    result, store, _ = evaluated
+    out = tmp_path / "eval_results.json"
+    export(result.run_id, "evalplus", out, store=store, data_dir=data_dir)
+    dataset = data_dir / "evalplus" / "HumanEvalPlus-v0.1.10.jsonl.gz"
+    assert len(_agree_with_evalplus("humaneval", dataset, out, tmp_path)) == 4
+
+
+def test_mbpp_plus_base_plus_and_serialised_inputs(data_dir: Path, tmp_path: Path) -> None:
+    """MBPP+ through evaluate and export: complex inputs written as evalplus writes them."""
+    samples = tmp_path / "mbpp.jsonl"
+    rows = [
+        # wrong on the first base input (0.0, 1j): base fails, written ["0.0", "1j"]
+        {"task_id": "Mbpp/124", "solution": "def angle_complex(a, b):\n    return 0.0\n"},
+        # right on real numbers (every base input), wrong on the plus inputs' (1+2j)
+        {
+            "task_id": "Mbpp/252",
+            "solution": "import cmath\n\ndef convert(numbers):\n"
+            "    return cmath.polar(numbers) if numbers.imag == 0 else (0.0, 0.0)\n",
+        },
+    ]
+    samples.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    store = tmp_path / "results.sqlite"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+        result = evaluate(samples, "mbpp+", data_dir=data_dir, store=store, workers=2)
+    assert result.base is not None and result.base.label == "mbpp (base tests)"
+    assert result.base.pass_at_k["pass@1"] == pytest.approx(0.5)
+    assert result.pass_at_k["pass@1"] == 0.0
+    out = tmp_path / "eval_results.json"
+    export(result.run_id, "evalplus", out, store=store, data_dir=data_dir)
+    dataset = data_dir / "evalplus" / "MbppPlus-v0.2.0.jsonl.gz"
+    wrong, real_only = _agree_with_evalplus("mbpp", dataset, out, tmp_path)
+    assert wrong["base_fail_tests"] == [["0.0", "1j"]]
+    assert real_only["plus_fail_tests"] == [["(1+2j)"]]
