@@ -167,6 +167,27 @@ def test_evalplus_eval_results_field_by_field(
     assert (right["base_status"], right["plus_status"]) == ("pass", "pass")
 
 
+def test_evalplus_reads_the_file_back(
+    evaluated: tuple[EvaluateResult, Path, Path], tmp_path: Path
+) -> None:
+    """evalplus.evaluate finds ``<samples>_eval_results.json`` beside the samples, loads it
+    instead of judging, and prints the same base and base + extra figures."""
+    result, store, samples = evaluated
+    copy = tmp_path / "samples.jsonl"
+    copy.write_bytes(samples.read_bytes())
+    export(result.run_id, "evalplus", tmp_path / "samples_eval_results.json", store=store)
+    script = f"from evalplus.evaluate import evaluate; evaluate('humaneval', samples={str(copy)!r})"
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=True
+    )
+    assert "Load from previous results" in done.stdout
+    printed = done.stdout[done.stdout.index("humaneval (base tests)") :].split()
+    assert printed == [
+        *("humaneval", "(base", "tests)", "pass@1:", "0.750"),
+        *("humaneval+", "(base", "+", "extra", "tests)", "pass@1:", "0.500"),
+    ]
+
+
 def test_evalplus_hash_is_evalplus_own(data_dir: Path, tmp_path: Path) -> None:
     """The hash evalplus 0.3.1 computes itself for this dataset file."""
     from codeduel.tasks import get_task

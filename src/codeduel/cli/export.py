@@ -44,10 +44,9 @@ def export(
         if as_json:
             print_json(result.to_dict())
             return
-        scores = ", ".join(f"{k} {pct(v)} %" for k, v in result.pass_at_k.items())
+        scores = _scores(result.pass_at_k)
         if result.base_pass_at_k is not None:
-            base = ", ".join(f"{k} {pct(v)} %" for k, v in result.base_pass_at_k.items())
-            scores = f"base tests {base}; base + extra tests {scores}"
+            scores = f"base tests {_scores(result.base_pass_at_k)}; base + extra tests {scores}"
         err.print(
             safe(
                 f"wrote {result.output} ({result.format}, {result.size_bytes / 1024:.0f} KiB): "
@@ -57,6 +56,12 @@ def export(
             highlight=False,
             soft_wrap=True,
         )
+
+
+def _scores(pass_at_k: dict[str, float | None]) -> str:
+    """``pass@1 50.00 %, ...``: the k every problem allows (the others are not estimable)."""
+    shown = [f"{k} {pct(v)} %" for k, v in pass_at_k.items() if v is not None]
+    return ", ".join(shown) or "no pass@k estimable"
 
 
 def register(app: typer.Typer) -> None:
