@@ -1,4 +1,4 @@
-"""The slim install: ``pip install codeduel`` (no extras) scores files and compares runs.
+"""The slim install: ``pip install codeduel`` (no extras) scores files, compares runs, reports.
 
 Each check runs the real CLI in a child Python whose import system refuses every optional
 extra (a ``sys.meta_path`` finder installed by a ``sitecustomize`` on ``PYTHONPATH``), exactly
@@ -181,6 +181,10 @@ def test_slim_install_scores_compares_and_names_the_extras(
     board = json.loads(compare.stdout)["leaderboard"]
     assert sorted(row["run_id"] for row in board) == [1, 2]
     assert len(json.loads(compare.stdout)["pairs"]) == 1
+
+    report = _codeduel(slim_env, "report", "1", "2", "-o", "report.html", cwd=tmp_path)
+    assert report.returncode == 0, report.stderr
+    assert (tmp_path / "report.html").stat().st_size > 10_000
 
     run = _codeduel(slim_env, "run", "--limit", "1", cwd=tmp_path)
     message = _one_line_error(run)
