@@ -23,6 +23,8 @@ from typer.testing import CliRunner
 from codeduel.api import EvaluateResult, evaluate, export, run_verdicts
 from codeduel.cli.app import app
 from codeduel.errors import CodeduelError
+from codeduel.flows.evaluate import stored_verdict
+from codeduel.records.store import SampleRecord, Store
 
 runner = CliRunner()
 
@@ -225,6 +227,8 @@ def test_bigcode_metrics_shape(
     assert data["humanevalplus"] == {"pass@1": pytest.approx(0.5)}  # n = 2: no pass@10
     assert data["config"]["tasks"] == "humanevalplus"
     assert data["config"]["n_samples"] == 2
+    assert data["config"]["load_generations_path"].endswith("samples.jsonl")
+    assert data["config"]["temperature"] is None  # a samples file says nothing of decoding
     assert data["config"]["codeduel"]["run_id"] == result.run_id
     assert written.pass_at_k["pass@1"] == pytest.approx(0.5)
 
@@ -405,3 +409,51 @@ def test_mbpp_plus_base_plus_and_serialised_inputs(data_dir: Path, tmp_path: Pat
     wrong, real_only = _agree_with_evalplus("mbpp", dataset, out, tmp_path)
     assert wrong["base_fail_tests"] == [["0.0", "1j"]]
     assert real_only["plus_fail_tests"] == [["(1+2j)"]]
+
+
+def test_export_a_generated_run_and_refuse_an_unfinished_one(
+    evaluated: tuple[EvaluateResult, Path, Path], data_dir: Path, tmp_path: Path
+) -> None:
+    """A ``codeduel run`` keeps the judged sample in ``extra["sample"]`` (its prompt column is the
+    model's prompt, not the problem's): the solution is built from that sample, as judged."""
+    result, store, _ = evaluated
+    judged = run_verdicts(result.run_id, store)
+    path = tmp_path / "gen.sqlite"
+    with Store(path) as db:
+        run_id = db.create_run(
+            kind="run",
+            spec={"model": "m", "task": "humaneval+", "temperature": 0.0, "n": 2},
+            task="humaneval+",
+            dataset=result.dataset,
+        )
+        completions = [CANONICAL_0, SHORT_ONLY_0, BROKEN_4, CANONICAL_4]
+        db.add_samples(
+            run_id,
+            [
+                SampleRecord(
+                    task_id=v.task_id,
+                    sample_idx=v.sample_idx,
+                    completion=code,
+                    prompt="<|im_start|>user ... (a chat prompt)",
+                    raw_output="```python\n" + code + "```",
+                    params={"temperature": 0.0},
+                    extra={"sample": {"completion": code}},
+                )
+                for v, code in zip(judged, completions, strict=True)
+            ],
+        )
+        db.add_verdicts(run_id, [(v.task_id, v.sample_idx, stored_verdict(v)) for v in judged])
+        with pytest.raises(CodeduelError, match="not finished"):
+            export(run_id, "evalplus", tmp_path / "x.json", store=path, data_dir=data_dir)
+        db.finish_run(run_id, summary={})
+    out = tmp_path / "gen_eval_results.json"
+    done = export(run_id, "evalplus", out, store=path, data_dir=data_dir)
+    assert done.base_pass_at_k is not None
+    assert done.base_pass_at_k["pass@1"] == pytest.approx(0.75)
+    rows = json.loads(out.read_text())["eval"]["HumanEval/0"]
+    prompt0 = _dataset(data_dir)["HumanEval/0"]["prompt"]
+    assert [r["solution"] for r in rows] == [prompt0 + CANONICAL_0, prompt0 + SHORT_ONLY_0]
+    metrics = tmp_path / "gen_metrics.json"
+    export(run_id, "bigcode", metrics, store=path)
+    config = json.loads(metrics.read_text())["config"]
+    assert (config["model"], config["temperature"], config["do_sample"]) == ("m", 0.0, False)

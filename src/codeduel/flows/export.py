@@ -135,16 +135,21 @@ def _bigcode(
     counts = _counts(verdicts, [v.passed for v in verdicts])
     result.pass_at_k = pass_at_k_table(counts, ks)
     spec = run.spec
+    temperature = spec.get("temperature")
+    # bigcode's own argument names (main.py and bigcode_eval/arguments.py EvalArguments) where
+    # the run knows the value; a samples file's run knows no decoding settings (None)
     config = {
         "tasks": bigcode_task_name(task),
         "model": spec.get("model"),
         "n_samples": max(n for n, _ in counts.values()),
-        "temperature": spec.get("temperature"),
+        "do_sample": None if temperature is None else temperature > 0,
+        "temperature": temperature,
         "top_p": spec.get("top_p"),
         "top_k": spec.get("top_k"),
         "seed": spec.get("seed"),
         "limit": spec.get("limit"),
-        "max_length_generation": spec.get("max_new_tokens"),
+        "max_new_tokens": spec.get("max_new_tokens"),
+        "load_generations_path": spec.get("samples"),
         "codeduel": {"run_id": run.id, "kind": run.kind, "task": task, "dataset": run.dataset},
     }
     metrics = bigcode_metrics(task, result.pass_at_k, config)
