@@ -7,6 +7,9 @@
   SIGTERM 143, and an interrupted recording command says which run is in the store and the
   command line that resumes it, the same line for every command.
 - :func:`print_json`: with ``--json`` a command prints exactly one JSON object on stdout.
+- :data:`out`: on a terminal rich draws tables to fit it; into a pipe or a file every table
+  comes out as TSV (tab-separated, one row a line, a title as a ``# `` line) and text is never
+  folded at a width, so a long name reaches ``cut``, ``sort`` or a spreadsheet whole.
 """
 
 from __future__ import annotations
@@ -22,9 +25,11 @@ from contextlib import contextmanager
 from typing import Any
 
 import typer
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn
+from rich.table import Table
+from rich.text import Text
 
 from codeduel.api import CodeduelError, RunInterrupted, parse_ks
 
@@ -41,10 +46,9 @@ __all__ = [
     "print_json",
     "progress_bar",
     "safe",
+    "safe_line",
+    "table_tsv",
 ]
-
-out = Console()
-err = Console(stderr=True)
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -54,11 +58,84 @@ _UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202
 _JSON_UNSAFE = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
+_LINE_UNSAFE = re.compile("[\t\n\r]")
+_LINE_ESCAPES = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
 def safe(text: object) -> str:
     """``text`` for a terminal: control and bidi characters made visible, rich markup
     escaped (so ``[red]`` in a completion stays text)."""
     shown = _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", str(text))
     return escape(shown)
+
+
+def safe_line(text: object) -> str:
+    """:func:`safe` for a table cell that must stay one line: tabs and line breaks shown as
+    ``\\t``/``\\n``/``\\r`` too, so a name cannot start a fake row or column."""
+    return safe(_LINE_UNSAFE.sub(lambda m: _LINE_ESCAPES[m.group()], str(text)))
+
+
+def _cell_text(value: object) -> str:
+    """Plain text made one TSV-safe line: the separators (tab, line breaks) and every other
+    control or bidi character shown as an escape, never written raw."""
+    text = _LINE_UNSAFE.sub(lambda m: _LINE_ESCAPES[m.group()], str(value))
+    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def table_tsv(table: Table, console: Console) -> list[str]:
+    """``table`` as TSV lines: ``# title``, the header, one line per row, ``# caption``; cells
+    are the text a terminal would show (markup applied, no styles), whole, never cut."""
+
+    def plain(cell: RenderableType) -> str:
+        if isinstance(cell, str):
+            return console.render_str(cell, highlight=False).plain
+        if isinstance(cell, Text):
+            return cell.plain
+        wide = console.options.update(width=1_000_000, no_wrap=True)  # a nested renderable
+        return " ".join(
+            "".join(s.text for s in line).strip() for line in console.render_lines(cell, wide)
+        ).strip()
+
+    lines: list[str] = []
+    if table.title:
+        lines.append("# " + _cell_text(plain(table.title)))
+    if table.show_header:
+        lines.append("\t".join(_cell_text(plain(c.header)) for c in table.columns))
+    columns = [list(c.cells) for c in table.columns]
+    for i in range(table.row_count):
+        lines.append("\t".join(_cell_text(plain(cells[i])) for cells in columns))
+    if table.caption:
+        lines.append("# " + _cell_text(plain(table.caption)))
+    return lines
+
+
+class _Output(Console):
+    """stdout. Rich fits a table to the terminal by folding and cutting cells, and folds text
+    at 80 columns when it cannot measure one: right for a person, wrong for a program reading
+    a pipe. So when stdout is not a terminal (by rich's rule: ``TTY_COMPATIBLE=1`` or
+    ``FORCE_COLOR`` still ask for terminal drawing) a :class:`~rich.table.Table` is written as
+    TSV (:func:`table_tsv`) and text is soft-wrapped (one line stays one line)."""
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        if self.is_terminal:
+            super().print(*objects, **kwargs)
+            return
+        if kwargs.get("soft_wrap") is None:
+            kwargs["soft_wrap"] = True
+        if not any(isinstance(o, Table) for o in objects):
+            super().print(*objects, **kwargs)
+            return
+        for o in objects:
+            if isinstance(o, Table):
+                # written as is: rich would expand the tabs into spaces
+                self.file.write("".join(line + "\n" for line in table_tsv(o, self)))
+                self.file.flush()
+            else:
+                super().print(o, **kwargs)
+
+
+out: Console = _Output()
+err = Console(stderr=True)
 
 
 def print_json(obj: Any) -> None:

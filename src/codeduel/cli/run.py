@@ -20,6 +20,7 @@ from codeduel.cli.console import (
     print_json,
     progress_bar,
     safe,
+    safe_line,
 )
 from codeduel.cli.options import (
     BatchSizeOpt,
@@ -121,6 +122,16 @@ def run_cmd(
     since: SinceOpt = None,
     until: UntilOpt = None,
     platform: PlatformOpt = None,
+    name: Annotated[
+        str | None,
+        typer.Option(
+            "--name",
+            help="What runs, compare and report call this run, and what `codeduel compare "
+            "NAME` finds (default: the model). Not part of the run's identity: rerunning "
+            "under another name resumes the run and renames it.",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Generate with a model, execute and score; resumes an interrupted identical run."""
@@ -173,13 +184,17 @@ def run_cmd(
                     until=until,
                     platform=platform,
                 ),
+                name=name,
             )
         if as_json:
             print_json(result.to_dict())
             return
         spec = result.spec
         table = Table(
-            title=safe(f"{spec.model} on {spec.task} — run {result.run_id}"),
+            title=safe_line(
+                f"{result.name}{'' if result.name == spec.model else f' ({spec.model})'} on "
+                f"{spec.task} — run {result.run_id}"
+            ),
             title_justify="left",
         )
         table.add_column("metric")

@@ -9,15 +9,20 @@ import typer
 from rich.table import Table
 
 from codeduel import api
-from codeduel.cli.console import guard, out, pct, print_json, safe
+from codeduel.cli.console import guard, out, pct, print_json, safe, safe_line
 from codeduel.cli.options import (
     JsonOpt,
     StoreOpt,
 )
+from codeduel.scoring.compare import run_name
 
 
 def runs(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
-    """List the runs in the results store, newest first."""
+    """List the runs in the results store, newest first: id, name, model, task, samples per
+    problem, pass@k, status and date. Piped to another program the table is TSV, whole.
+
+    Example: codeduel runs | grep humaneval | cut -f1,2,7
+    """
     with guard():
         path = store if store is not None else api.default_store_path()
         records = api.list_runs(path)
@@ -28,38 +33,66 @@ def runs(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
                 out.print(safe(f"no runs yet ({path} does not exist)"), highlight=False)
             return
         if as_json:
-            print_json([{**_run_dict(r), "interrupted": r.interrupted} for r in records])
+            print_json([_listed(r) for r in records])
             return
         table = Table(title=safe(f"runs in {path} (pass@k in %)"), title_justify="left")
-        widest_id = max(len(str(r.id)) for r in records)
-        for column in ("id", "created", "kind", "status", "task", "samples", "judged"):
-            table.add_column(
-                column,
-                justify="right" if column in ("id", "samples", "judged") else "left",
-                # a narrow terminal folds the date and the kind, never the id or a number
-                no_wrap=column not in ("created", "kind"),
-                overflow="fold",
-                min_width={"id": max(2, widest_id), "kind": 9, "created": 10}.get(column),
-            )
         ks = sorted(
             {key for r in records for key in (r.summary or {}) if key.startswith("pass@")},
             key=lambda key: int(key.split("@")[1]),
         )
-        for key in ks:
-            table.add_column(key, justify="right", no_wrap=True, min_width=6)
+        # A narrow terminal folds names and models onto more lines, never cuts them; ids,
+        # counts and percentages stay whole on one line.
+        widest_id = max(len(str(r.id)) for r in records)
+        table.add_column("id", justify="right", no_wrap=True, min_width=max(2, widest_id))
+        for column in ("name", "model", "task", "kind"):
+            table.add_column(column, overflow="fold", min_width=4)
+        for column in ("n", "judged", *ks):
+            table.add_column(column, justify="right", no_wrap=True)
+        table.add_column("status", no_wrap=True)
+        table.add_column("date", overflow="fold", min_width=10)
         for r in records:
+            row = _listed(r)
             summary = r.summary or {}
             table.add_row(
                 str(r.id),
-                r.created.replace("T", " ")[:16],
-                r.kind,
-                _status("interrupted" if r.interrupted else r.status),
-                safe(r.task or ""),
-                str(r.n_samples),
-                str(r.n_verdicts),
+                safe_line(row["name"]),
+                safe_line(row["model"] or "—"),
+                safe_line(r.task or "—"),
+                safe_line(r.kind),
+                "—" if row["n"] is None else str(row["n"]),
+                f"{r.n_verdicts}/{r.n_samples}",
                 *(pct(summary.get(key)) for key in ks),
+                _status("interrupted" if row["interrupted"] else r.status),
+                row["date"],
             )
         out.print(table)
+
+
+def _per_problem(r: api.RunRecord) -> int | float | None:
+    """Samples per problem: the spec's n for a generation run, else the scored samples over
+    problems (one decimal when they differ by problem); None before anything is scored."""
+    n = r.spec.get("n")
+    if isinstance(n, int) and not isinstance(n, bool):
+        return n
+    summary = r.summary or {}
+    problems, samples = summary.get("n_problems"), summary.get("n_samples")
+    if not isinstance(problems, int) or not isinstance(samples, int) or problems <= 0:
+        return None
+    return samples // problems if samples % problems == 0 else round(samples / problems, 1)
+
+
+def _listed(r: api.RunRecord) -> dict[str, Any]:
+    """One run as ``runs --json`` gives it: the record, plus the columns of the table (name,
+    model, n, pass@1 as a fraction, date)."""
+    return {
+        **_run_dict(r),
+        "interrupted": r.interrupted,
+        "name": run_name(r),
+        "model": r.spec.get("model") or None,
+        "n": _per_problem(r),
+        "pass@1": (r.summary or {}).get("pass@1"),
+        "date": r.created.replace("T", " ")[:16],
+    }
 
 
 def _status(status: str) -> str:

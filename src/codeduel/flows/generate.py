@@ -160,11 +160,15 @@ class RunResult:
     # with rejudge: timed-out programs run again alone, and how many then did not time out
     rejudged: int | None = None
     load_dependent: int | None = None
+    # what the run is shown and looked up by (``--name``; by default the model), not part of
+    # its identity: renaming a rerun still resumes it
+    name: str = ""
 
     def summary(self) -> dict[str, Any]:
         """Headline numbers in the same shape as ``evaluate --json``."""
         out: dict[str, Any] = {
             "task": self.spec.task,
+            "name": self.name or self.spec.model,
             "model": self.spec.model,
             "n_problems": self.n_problems,
             "n_samples": self.n_samples,
@@ -204,6 +208,22 @@ class RunResult:
         if self.rejudged is not None:
             out["rejudge"] = {"timed_out": self.rejudged, "load_dependent": self.load_dependent}
         return out
+
+
+def check_run_name(name: str | None) -> str | None:
+    """``name`` stripped, or a one-line error: an empty name shows nothing, and an all-digit
+    one would be read back as a run id by ``compare``/``report``."""
+    if name is None:
+        return None
+    text = name.strip()
+    if not text:
+        raise CodeduelError("empty --name", "give the run a name, e.g. --name codellama-7b-t0.8")
+    if text.isdigit():
+        raise CodeduelError(
+            f"--name {text!r} is all digits and would read as a run id",
+            "add a letter, e.g. --name run-" + text,
+        )
+    return text
 
 
 def determinism(spec: RunSpec) -> str | None:
@@ -321,6 +341,7 @@ def run(
     sample: int | None = None,
     speculative: str | None = None,
     task_options: Mapping[str, Any] | None = None,
+    name: str | None = None,
 ) -> RunResult:
     """Generate ``n`` samples per problem with ``model``, judge them, and record everything.
 
@@ -349,6 +370,9 @@ def run(
     counted as load-dependent in the summary. ``task_options``: the task's own settings (APPS
     ``difficulty``; LiveCodeBench ``release``, ``since``, ``until``, ``platform``), passed to
     :func:`~codeduel.tasks.get_task` and recorded in the run's spec (its identity).
+    ``name``: what ``runs``, ``compare`` and ``report`` call the run (``spec["name"]``; default
+    the model). It is not part of the identity: rerunning under another name resumes the run
+    and renames it.
     """
     started = time.perf_counter()
     # Everything a user can get wrong is checked before a model is loaded or a run recorded.
@@ -363,6 +387,7 @@ def run(
         seed=seed,
     )
     require_positive(limit=limit, workers=workers, batch_size=batch_size, sample=sample)
+    name = check_run_name(name)
     resolved = resolve(model)  # once: the record name, the preset, the backend
     spec_name, preset = resolved.name, resolved.record_preset
     if speculative is not None:
@@ -483,14 +508,21 @@ def run(
                     warnings=list(summary.get("warnings", [])),
                 )
                 reused.reused = True
+                reused.name = str(done_run.spec.get("name") or spec.model)
                 return reused
+        # The name is recorded beside the spec, outside spec.key(): a rename is no new run.
         run_id, resumed = life.start(
             kind="run",
             key=spec.key(),
-            spec={**spec.model_dump(), "model_info": info.model_dump()},
+            spec={**spec.model_dump(), "name": name or spec.model, "model_info": info.model_dump()},
             task=task,
             dataset=dataset,
         )
+        run_name = db.get_run(run_id).spec.get("name")
+        if resumed and name is not None and run_name != name:
+            db.rename_run(run_id, name)
+            run_name = name
+        run_name = str(run_name or spec.model)
 
         the_task.prepare(judge, [p.task_id for p in problems])
         pending: list[tuple[str, int, Future[Verdict]]] = []
@@ -643,6 +675,7 @@ def run(
         )
         if rejudged is not None:
             result.rejudged, result.load_dependent = rejudged[0], len(rejudged[1])
+        result.name = run_name
         summary = result.to_dict()
         summary.pop("run_id")
         if meta := view_meta(the_task, problems):

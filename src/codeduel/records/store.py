@@ -510,6 +510,18 @@ class Store:
         record = {"key": key, **spec}
         return self.create_run(kind=kind, spec=record, task=task, dataset=dataset), False
 
+    @_guarded
+    def rename_run(self, run_id: int, name: str) -> None:
+        """Record ``name`` as the run's ``spec["name"]`` (what it is shown and looked up by);
+        the resume key is left as it was, so the run stays the same run."""
+        self._require_run(run_id)
+        with self._tx() as db:
+            row = db.execute("SELECT spec FROM runs WHERE id = ?", (run_id,)).fetchone()
+            spec = _loads(row["spec"]) or {}
+            db.execute(
+                "UPDATE runs SET spec = ? WHERE id = ?", (_dumps({**spec, "name": name}), run_id)
+            )
+
     def finished_run(self, *, kind: str, key: str) -> RunRecord | None:
         """The newest finished run of ``kind`` whose spec carries ``key``, if any: what an
         experiment revisiting a configuration reads back instead of running it again."""

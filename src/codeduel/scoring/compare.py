@@ -341,8 +341,9 @@ def format_published(m: Metric) -> str:
 # -- loading runs ---------------------------------------------------------------------------
 
 
-def model_name(run: RunRecord) -> str:
-    """The model a run scored: its spec's model, else the samples file's stem, else the kind."""
+def run_model(run: RunRecord) -> str:
+    """The model a run scored (whatever it is called): its spec's model, else the samples
+    file's stem, else the kind. Published figures are looked up by this, never by a name."""
     model = run.spec.get("model")
     if model:
         return str(model)
@@ -352,10 +353,29 @@ def model_name(run: RunRecord) -> str:
     return f"{run.kind} run {run.id}"
 
 
+def run_name(run: RunRecord) -> str:
+    """The name a run is shown and looked up by: the ``--name`` it was given (``spec["name"]``;
+    by default its model), else :func:`run_model` for runs recorded before names existed."""
+    name = run.spec.get("name")
+    if isinstance(name, str) and name.strip():
+        return name
+    return run_model(run)
+
+
+#: Every label (compare, report, runs) names a run by :func:`run_name`.
+model_name = run_name
+
+
 def resolve_runs(store: Store, items: Sequence[str]) -> list[RunRecord]:
-    """Run ids, or model names (newest finished run per task); an unknown one is an error."""
+    """Run ids, run names or model names (the newest finished run per task of each).
+
+    A name given with ``--name`` is looked up first, so ``cl-hot`` finds the runs called that
+    and not every run of the model; a text no run is named is matched against the runs'
+    models (any backend spelling of a preset counts). An unknown one is an error."""
     if not items:
-        raise CodeduelError("nothing to compare", "pass run ids or model names (`codeduel runs`)")
+        raise CodeduelError(
+            "nothing to compare", "pass run ids, run names or model names (`codeduel runs`)"
+        )
     chosen: dict[int, RunRecord] = {}
     all_runs: list[RunRecord] | None = None
     for item in items:
@@ -366,22 +386,24 @@ def resolve_runs(store: Store, items: Sequence[str]) -> list[RunRecord]:
             continue
         if all_runs is None:
             all_runs = store.list_runs()  # newest first
-        wanted = _preset_name(text)
-        mine = [
-            r
-            for r in all_runs
-            if model_name(r) == text
-            or (wanted is not None and _preset_name(model_name(r)) == wanted)
-        ]
+        mine = [r for r in all_runs if run_name(r) == text]
+        if not mine:
+            wanted = _preset_name(text)
+            mine = [
+                r
+                for r in all_runs
+                if run_model(r) == text
+                or (wanted is not None and _preset_name(run_model(r)) == wanted)
+            ]
         if not mine:
             raise CodeduelError(
-                f"no run id or model {text!r} in {store.path}",
+                f"no run id or model {text!r} in {store.path}, and no run is named so",
                 "list the runs with `codeduel runs`",
             )
         finished = [r for r in mine if r.status == "finished"]
         if not finished:
             raise CodeduelError(
-                f"model {text!r} has no finished run (run {mine[0].id} is {mine[0].status})",
+                f"{text!r} has no finished run (run {mine[0].id} is {mine[0].status})",
                 f"pass the run id {mine[0].id} to compare it as partial",
             )
         seen_tasks: set[str | None] = set()
@@ -493,7 +515,7 @@ def compare_runs(
     loaded: list[tuple[RunRecord, dict[str, tuple[int, int]]]] = []
     for run in runs:
         counts = run_counts(store, run.id)
-        label = f"run {run.id} ({model_name(run)}, {run.task})"
+        label = f"run {run.id} ({run_name(run)}, {run.task})"
         if not counts:
             warnings.append(f"{label} has no judged samples (empty run): left out")
             continue
@@ -535,7 +557,7 @@ def compare_runs(
         board.append(
             LeaderRow(
                 run_id=run.id,
-                model=model_name(run),
+                model=run_name(run),
                 task=run.task or "?",
                 dataset_version=run.dataset.get("version"),
                 dataset_sha256=run.dataset.get("sha256"),
@@ -682,9 +704,9 @@ def _pair(
     return PairRow(
         task=ra.task or "?",
         run_a=ra.id,
-        model_a=model_name(ra),
+        model_a=run_name(ra),
         run_b=rb.id,
-        model_b=model_name(rb),
+        model_b=run_name(rb),
         n_paired=len(common),
         n_only_a=len(ca) - len(common),
         n_only_b=len(cb) - len(common),
