@@ -132,6 +132,10 @@ def test_evalplus_eval_results_field_by_field(
     )
     assert done.exit_code == 0, done.output
     summary = json.loads(done.stdout)
+    assert summary["warnings"] == [
+        f"run {result.run_id} covers 2 of 164 humaneval+ problems: evalplus's pass@k from this "
+        "file is over those only"
+    ]
     assert summary["base"]["pass@1"] == pytest.approx(0.75)
     assert summary["pass@1"] == pytest.approx(0.5)
 

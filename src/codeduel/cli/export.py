@@ -47,6 +47,8 @@ def export(
         scores = _scores(result.pass_at_k)
         if result.base_pass_at_k is not None:
             scores = f"base tests {_scores(result.base_pass_at_k)}; base + extra tests {scores}"
+        for warning in result.warnings:
+            err.print(f"warning: {safe(warning)}", style="yellow", highlight=False, soft_wrap=True)
         err.print(
             safe(
                 f"wrote {result.output} ({result.format}, {result.size_bytes / 1024:.0f} KiB): "

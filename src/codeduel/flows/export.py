@@ -220,6 +220,12 @@ def _evalplus(
                 plus_fail_tests=fails["plus"],
             )
         )
+    total = len(task.problems())
+    if result.n_problems < total:
+        result.warnings.append(
+            f"run {run.id} covers {result.n_problems} of {total} {task_name} problems: "
+            "evalplus's pass@k from this file is over those only"
+        )
     when = datetime.fromisoformat(run.finished or run.created)
     data = evalplus_results(rows, dataset_hash=task.evalplus_hash(), date=when)
     result.size_bytes = write_json(result.output, data)
