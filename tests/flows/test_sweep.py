@@ -61,7 +61,7 @@ def test_best_temperature_per_k_and_the_two_model_answer() -> None:
     assert verdict is not None
     assert verdict["per_k"]["pass@1"]["winner"] == "large"
     assert verdict["per_k"]["pass@100"]["winner"] == "small"
-    assert verdict["per_k"]["pass@100"]["margin_points"] == pytest.approx(5.0)
+    assert verdict["per_k"]["pass@100"]["margin"] == pytest.approx(0.05)
     assert verdict["headline"].startswith("pass@100: small 90.0 % at T=0.8 vs large 85.0 %")
     assert compare_models(best, ["small"], [1, 100]) is None
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 from rich.table import Table
 
@@ -34,7 +36,12 @@ def tasks(as_json: JsonOpt = False) -> None:
                     "description": description,
                     "toolchain": None
                     if tc is None
-                    else {"available": tc.available, "tools": tc.tools, "install": tc.install},
+                    else {
+                        "available": tc.available,
+                        "tools": tc.tools,
+                        "missing": list(tc.missing),  # the same toolchain shape as doctor's
+                        "install": tc.install,
+                    },
                 }
             print_json(rows)
             return
@@ -54,6 +61,17 @@ def tasks(as_json: JsonOpt = False) -> None:
         out.print(table)
 
 
+def _preset_json(preset: api.Preset) -> dict[str, Any]:
+    """A preset as JSON, its published figures named ``*_pct``: papers print them in percent,
+    and in ``--json`` every rate is otherwise a fraction (docs/cli.md)."""
+    data = preset.model_dump(mode="json")
+    data["published"] = {
+        key if key.endswith("source") else f"{key}_pct": value
+        for key, value in data["published"].items()
+    }
+    return data
+
+
 def models(as_json: JsonOpt = False) -> None:
     """List the model presets: backend, weights, prompt style, infilling, published pass@1.
 
@@ -62,7 +80,7 @@ def models(as_json: JsonOpt = False) -> None:
     with guard():
         presets = api.list_models()
         if as_json:
-            print_json([p.model_dump(mode="json") for p in presets])
+            print_json([_preset_json(p) for p in presets])
             return
         table = Table(title="model presets", title_justify="left")
         for column in ("name", "spec", "style", "infill", "context", "HumanEval@1 (published)"):

@@ -7,8 +7,6 @@ sends (the usual cause of "I can't reproduce the published number") before spend
 
 from __future__ import annotations
 
-import json
-import sys
 from typing import Any
 
 import typer
@@ -16,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from codeduel import api
-from codeduel.cli.console import safe
+from codeduel.cli.console import print_json, safe
 from codeduel.cli.options import JsonOpt
 
 _PREFIX = "def add(a, b):\n    "
@@ -49,7 +47,7 @@ def register(app: typer.Typer) -> None:
                 }
             )
         if as_json:
-            sys.stdout.write(json.dumps(rows, ensure_ascii=False) + "\n")
+            print_json(rows)
             return
         out = Console()
         table = Table(title="infilling formats (use with --fim-order)", title_justify="left")

@@ -88,7 +88,7 @@ class SweepResult:
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
-        out["store_path"] = str(self.store_path)
+        out["store"] = str(out.pop("store_path"))  # the key every --json result uses
         out["duration_s"] = round(self.duration_s, 3)
         return out
 
@@ -158,7 +158,7 @@ def compare_models(
             a: ba,
             b: bb,
             "winner": a if diff > 0 else b if diff < 0 else None,
-            "margin_points": round(100 * abs(diff), 2),
+            "margin": abs(diff),  # a fraction, like every rate in --json
         }
     if not per_k:
         return {"per_k": {}, "headline": "no pass@k is defined for both models"}
@@ -166,7 +166,7 @@ def compare_models(
     row = per_k[top]
     ra, rb = row[a], row[b]
     verdict = (
-        f"{row['winner']} wins by {row['margin_points']:.1f} points" if row["winner"] else "a tie"
+        f"{row['winner']} wins by {100 * row['margin']:.1f} points" if row["winner"] else "a tie"
     )
     headline = (
         f"{top}: {a} {100 * ra['value']:.1f} % at T={ra['temperature']:g} vs {b} "

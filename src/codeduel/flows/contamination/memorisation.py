@@ -379,8 +379,12 @@ class MemorisationResult:
     duration_s: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-able, as ``--json`` prints it and the store keeps it (masked text only)."""
-        return asdict(self)
+        """JSON-able, as ``--json`` prints it and the store keeps it (masked text only); the
+        store under ``store`` and durations rounded, as every command's ``--json`` has them."""
+        out = asdict(self)
+        out["store"] = out.pop("store_path")
+        out["duration_s"] = round(self.duration_s, 3)
+        return out
 
 
 def select_templates(limit: int | None) -> list[Template]:

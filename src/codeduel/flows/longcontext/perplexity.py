@@ -194,7 +194,7 @@ class PerplexityResult:
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
-        out["store_path"] = str(self.store_path)
+        out["store"] = str(out.pop("store_path"))  # the key every --json result uses
         out["duration_s"] = round(self.duration_s, 3)
         return out
 
