@@ -103,3 +103,16 @@ def test_sample_sets_keep_the_raw_text_and_count() -> None:
     plain = SampleSet(path=None)
     plain.add(1, "HumanEval/0", {"task_id": "HumanEval/0", "completion": BODY}, Counter())
     assert not chat_like(plain)
+
+
+def test_an_infilled_middle_keeps_its_place() -> None:
+    """HumanEval infilling judges prefix + middle + suffix: a middle is never made a program."""
+    infill = Problem(
+        "SingleLineInfilling/HumanEval/0/L0", PROMPT, "has_close_elements", "", {"suffix": "x"}
+    )
+    samples = SampleSet(path=None)
+    answer = "```python\n" + FUNCTION + "```"
+    samples.add(1, infill.task_id, {"task_id": infill.task_id, "completion": answer}, Counter())
+    out, report = sanitize_samples(samples, {infill.task_id: infill})
+    assert out.samples[0].record == {"task_id": infill.task_id, "completion": FUNCTION}
+    assert report.fixes == ("markdown fences",)

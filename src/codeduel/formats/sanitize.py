@@ -52,10 +52,13 @@ def sanitize_samples(
     for sample in samples.samples:
         problem = problems.get(sample.task_id)
         whole = "solution" in sample.record and "completion" not in sample.record
+        # an infilled middle (a problem with a suffix) is neither a program nor a body: only
+        # fences and prose come off it
+        middle = problem is not None and "suffix" in problem.meta
         done = sanitize(
             sample.code,
             prompt=problem.prompt if problem else "",
-            entry_point=problem.entry_point if problem else None,
+            entry_point=problem.entry_point if problem and not middle else None,
             whole_program=whole,
             python=python,
         )

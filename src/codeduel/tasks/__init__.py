@@ -104,9 +104,7 @@ def resolve_task_name(name: str) -> str:
     if match and f"multipl-e-{match.group(1)}" in _REGISTRY:
         return f"multipl-e-{match.group(1)}"
     known = ", ".join(sorted(_REGISTRY))
-    raise CodeduelError(
-        f"unknown task {name!r}", f"choose one of: {known} (or an alias: codeduel tasks)"
-    )
+    raise CodeduelError(f"unknown task {name!r}", f"choose one of: {known}")
 
 
 def task_names() -> dict[str, str]:
