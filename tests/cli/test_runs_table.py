@@ -114,6 +114,27 @@ def test_runs_piped_is_tsv_with_every_column_and_whole_names(
     assert "…" not in result.stdout
 
 
+def test_a_narrow_terminal_folds_names_and_never_cuts_a_cell(
+    store: tuple[Path, dict[str, int]],
+) -> None:
+    path, _ = store
+    env = {"TTY_COMPATIBLE": "1", "NO_COLOR": "1", "COLUMNS": "60"}
+    drawn = runner.invoke(app, ["runs", "--store", str(path)], env=env)
+    assert drawn.exit_code == 0, drawn.stderr
+    body = [line for line in drawn.stdout.splitlines() if line.startswith("│")]
+    assert body and all(line.endswith("│") and len(line) <= 60 for line in body)  # not cropped
+    names = "".join(line.split("│")[2].strip() for line in body)
+    assert LONG in names and "cl-hot" in names
+
+
+def test_show_names_the_run(store: tuple[Path, dict[str, int]]) -> None:
+    path, ids = store
+    shown = runner.invoke(app, ["show", str(ids["hot"]), "--store", str(path)])
+    assert shown.exit_code == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert "name\tcl-hot" in lines and "model\tcodellama-7b" in lines
+
+
 def test_runs_json_carries_the_same_columns(store: tuple[Path, dict[str, int]]) -> None:
     path, ids = store
     result = runner.invoke(app, ["runs", "--store", str(path), "--json"])

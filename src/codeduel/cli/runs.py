@@ -40,16 +40,18 @@ def runs(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
             {key for r in records for key in (r.summary or {}) if key.startswith("pass@")},
             key=lambda key: int(key.split("@")[1]),
         )
-        # A narrow terminal folds names and models onto more lines, never cuts them; ids,
-        # counts and percentages stay whole on one line.
+        # A narrow terminal folds names, models and dates onto more lines, never cuts them;
+        # ids and percentages stay whole on one line.
         widest_id = max(len(str(r.id)) for r in records)
         table.add_column("id", justify="right", no_wrap=True, min_width=max(2, widest_id))
         for column in ("name", "model", "task", "kind"):
-            table.add_column(column, overflow="fold", min_width=4)
-        for column in ("n", "judged", *ks):
-            table.add_column(column, justify="right", no_wrap=True)
-        table.add_column("status", no_wrap=True)
-        table.add_column("date", overflow="fold", min_width=10)
+            table.add_column(column, overflow="fold")
+        table.add_column("n", justify="right", no_wrap=True)
+        table.add_column("judged", justify="right", overflow="fold")
+        for key in ks:
+            table.add_column(key, justify="right", no_wrap=True)
+        table.add_column("status", overflow="fold")
+        table.add_column("date", overflow="fold")
         for r in records:
             row = _listed(r)
             summary = r.summary or {}
@@ -138,6 +140,8 @@ def show(
         summary = record.summary or {}
         rows = [
             ("run", str(record.id)),
+            ("name", safe_line(run_name(record))),
+            ("model", safe_line(record.spec.get("model") or "—")),
             ("kind", record.kind),
             ("status", _status("interrupted" if record.interrupted else record.status)),
             ("created", record.created),
