@@ -418,3 +418,44 @@ def test_the_checker_catches_a_percentage_and_an_unknown_key() -> None:
     assert ".delta_points: not documented in docs/cli.md" in problems
     assert ".delta: documented but missing" in problems
     assert check(renamed, SECTIONS["plan"].root, exact=False) == [".delta: documented but missing"]
+
+
+def test_experiment_results_documented_keys_match() -> None:
+    """reproduce, audit determinism and contamination build their dicts by hand: an empty
+    result of each gives exactly the documented top-level keys."""
+    from codeduel.flows.contamination.flow import ContaminationResult
+    from codeduel.flows.determinism import DeterminismResult
+    from codeduel.flows.reproduce import ReproduceResult
+    from codeduel.tasks.base import DatasetInfo
+
+    store = Path("results.sqlite")
+    audit = DeterminismResult(1, "m", "humaneval", [], [], [], "", 0.0, store)
+    reproduce = ReproduceResult(
+        1, "m", "humaneval", 0.5, "paper", [], [], {}, None, None, None, None, None, None, "",
+        0.0, store,
+    )  # fmt: skip
+    contamination = ContaminationResult(
+        "m", "humaneval", DatasetInfo("humaneval", "1", "0" * 64, "x"), 0, 0, None, None, None,
+        None, {"exact": 0, "mean_similarity": None, "max_common_run": 0}, [],
+    )  # fmt: skip
+    for command, result in (
+        ("audit determinism", audit),
+        ("reproduce", reproduce),
+        ("contamination", contamination),
+    ):
+        assert_matches(command, result.to_dict())
+
+
+def test_a_user_error_prints_nothing_on_stdout(tmp_path: Path) -> None:
+    """Exit code 2, one line on stderr, stdout empty: a script never parses half a result."""
+    store = str(tmp_path / "none.sqlite")
+    proc = subprocess.run(
+        [sys.executable, "-m", "codeduel.cli", "show", "999", "--json", "--store", store],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert len(proc.stderr.strip().splitlines()) == 1 and "no results store" in proc.stderr
