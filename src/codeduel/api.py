@@ -50,6 +50,8 @@ from codeduel.flows.longcontext.perplexity import run_perplexity as perplexity
 from codeduel.flows.reproduce import FACTORS, ReproduceResult
 from codeduel.flows.reproduce import run_reproduce as reproduce
 from codeduel.flows.selfinstruct import SelfInstructResult, selfinstruct
+from codeduel.flows.suite import SuiteCell, SuiteResult
+from codeduel.flows.suite import run_suite as suite
 from codeduel.flows.sweep import SweepResult, parse_temperatures
 from codeduel.flows.sweep import run_sweep as sweep
 from codeduel.languages import LANGUAGES, Toolchain
@@ -93,6 +95,8 @@ __all__ = [
     "RunResult",
     "SelfInstructResult",
     "Store",
+    "SuiteCell",
+    "SuiteResult",
     "SweepResult",
     "VerdictList",
     "VerdictRecord",
@@ -125,6 +129,7 @@ __all__ = [
     "run",
     "run_verdicts",
     "selfinstruct",
+    "suite",
     "sweep",
     "toolchains",
     "write_reference_samples",

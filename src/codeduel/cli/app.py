@@ -35,6 +35,7 @@ COMMANDS: tuple[str, ...] = (
     "reproduce",
     "infill",
     "sweep",
+    "suite",
     "longcontext",
     "report",
     "export",
