@@ -19,7 +19,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-from matplotlib.transforms import Bbox
 
 from codeduel.execution.base import Verdict
 from codeduel.records.store import SampleRecord, Store
@@ -161,21 +160,13 @@ def test_page_structure(page: Path) -> None:
     assert HOSTILE not in html and html_lib.escape(HOSTILE, quote=False) in board
 
 
-def test_legends_are_never_over_data(store: Path) -> None:
+def test_legends_are_never_over_data(store: Path, legends_over_axes) -> None:  # type: ignore[no-untyped-def]
     with Store(store, create=False) as db:
         data = collect(db, n_boot=300)
     plots = draw_all(data)
     try:
-        assert "leaderboard" in plots
-        for name, plot in plots.items():
-            fig = plot.figure
-            renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
-            fig.canvas.draw()
-            legends = [*fig.legends, *(ax.get_legend() for ax in fig.axes if ax.get_legend())]
-            for legend in legends:
-                box = legend.get_window_extent(renderer)
-                for ax in fig.axes:
-                    assert not Bbox.intersection(box, ax.bbox), f"{name}: legend over an axes"
+        assert "leaderboard" in plots and "pass_at_k" in plots
+        assert legends_over_axes(plots) == []
         # the leaderboard draws one panel per task and dataset
         assert len(plots["leaderboard"].figure.axes) == len(data.boards)
     finally:
@@ -187,46 +178,7 @@ def _chromium() -> str | None:
     return path if path and Path(path).exists() else None
 
 
-#: Pairs of text runs (outside the inline plots) whose boxes overlap by more than 2 px both ways.
-OVERLAPS_JS = """() => {
-  const boxes = [];
-  const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
-  for (let node = walk.nextNode(); node; node = walk.nextNode()) {
-    const el = node.parentElement;
-    if (!node.textContent.trim() || el.closest("svg, script, style")) continue;
-    if (!el.checkVisibility({ visibilityProperty: true })) continue;  // e.g. in closed <details>
-    const range = document.createRange();
-    range.selectNodeContents(node);
-    for (const r of range.getClientRects()) {
-      if (r.width > 0 && r.height > 0) boxes.push([r, node.textContent.trim().slice(0, 30)]);
-    }
-  }
-  const out = [];
-  for (let i = 0; i < boxes.length; i++) {
-    for (let j = i + 1; j < boxes.length; j++) {
-      const [a, ta] = boxes[i], [b, tb] = boxes[j];
-      const w = Math.min(a.right, b.right) - Math.max(a.left, b.left);
-      const h = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
-      if (w > 2 && h > 2) out.push(ta + " / " + tb);
-    }
-  }
-  return out.slice(0, 10);
-}"""
-
-
-def check_narrow(page_obj, width: int = WIDTH) -> None:  # type: ignore[no-untyped-def]
-    """No sideways scrolling of the page and no text over other text, with every collapsed
-    part of the page opened (the worst case)."""
-    overflow = page_obj.evaluate("document.documentElement.scrollWidth")
-    assert overflow <= width + 1, f"the page is {overflow}px wide at {width}px"
-    assert page_obj.evaluate(OVERLAPS_JS) == []
-    page_obj.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
-    overflow = page_obj.evaluate("document.documentElement.scrollWidth")
-    assert overflow <= width + 1, f"opened, the page is {overflow}px wide at {width}px"
-    assert page_obj.evaluate(OVERLAPS_JS) == []
-
-
-def test_report_at_420_px(page: Path) -> None:
+def test_report_at_420_px(page: Path, assert_readable) -> None:  # type: ignore[no-untyped-def]
     path = _chromium()
     if path is None:
         if os.environ.get("CODEDUEL_REQUIRE_BROWSER") == "1":
@@ -269,7 +221,7 @@ def test_report_at_420_px(page: Path) -> None:
                 target = tab.locator(f"section{link.get_attribute('href')}")
                 assert target.count() == 1 and target.locator(".empty").count() == 0
 
-            check_narrow(tab)
+            assert_readable(tab, WIDTH)
             assert tab.evaluate("typeof window.__pwned") == "undefined"
             assert problems == []
         finally:

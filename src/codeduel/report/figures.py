@@ -147,7 +147,7 @@ def leaderboard_plot(data: ReportData) -> Plot | None:
 
 
 def pass_at_k_plot(data: ReportData) -> Plot | None:
-    """pass@k against k (log scale) per run, with the bootstrap band."""
+    """pass@k against k (log scale) per run, with its 95 % band (the leaderboard's rule)."""
     if not data.curves:
         return None
     with plt.rc_context(STYLE):
@@ -180,7 +180,11 @@ def pass_at_k_plot(data: ReportData) -> Plot | None:
         ax.set_title("pass@k against k")
         outside_legend(ax)
         fig.tight_layout()
-    return Plot("pass_at_k", "pass@k against k with 95% bootstrap bands", fig)
+    return Plot(
+        "pass_at_k",
+        "pass@k against k with 95% bands (intervals as in the leaderboard's methods note)",
+        fig,
+    )
 
 
 def sweep_plot(data: ReportData) -> Plot | None:
@@ -258,7 +262,11 @@ def infill_plot(data: ReportData) -> Plot | None:
         ax.set_title("Infilling: PSM against SPM")
         outside_legend(ax, title="FIM order")
         fig.tight_layout()
-    return Plot("infilling", "Infilling pass@1 by FIM order, 95% bootstrap intervals", fig)
+    return Plot(
+        "infilling",
+        "Infilling pass@1 by FIM order, 95% intervals as in the leaderboard's methods note",
+        fig,
+    )
 
 
 def retrieval_plot(data: ReportData) -> Plot | None:
