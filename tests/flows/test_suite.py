@@ -24,7 +24,7 @@ import pytest
 from typer.testing import CliRunner
 
 from codeduel.cli.app import app
-from codeduel.flows.suite import SuiteError, load_suite
+from codeduel.flows.suite import Cell, SuiteError, load_suite, pin_datasets
 from codeduel.records.store import Store
 
 pytestmark = pytest.mark.timeout(600)
@@ -178,6 +178,55 @@ def test_dry_run_prints_the_matrix_and_escapes_names(tmp_path: Path) -> None:
     assert not (tmp_path / "results.sqlite").exists()  # a dry run records nothing
     as_json = json.loads(runner.invoke(app, ["suite", str(path), "--dry-run", "--json"]).stdout)
     assert as_json["dry_run"] is True and as_json["counts"] == {"new": 3}
+
+
+def test_a_cell_is_finished_only_by_a_run_of_its_own_settings_and_data(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    """What the dry run (and the real one) takes for a cell's run, from runs recorded in a
+    real store as `codeduel run` records them: the same settings and dataset are the cell's;
+    another prompt style, decoding or dataset is not; an unfinished one is resumed."""
+    path = _write(tmp_path, f'data_dir = "{data_dir}"\n' + SUITE.split("[[decoding]]")[0])
+    suite = load_suite(path)
+    [humaneval, mbpp] = suite.cells
+    assert humaneval.style == "chat"  # the preset's, as `codeduel run` picks it
+
+    def record(cell: Cell, finished: bool, **change: object) -> int:
+        pinned = next(c for c in pin_datasets(suite) if c.label == cell.label)
+        spec = {
+            "model": pinned.record_model,
+            "task": pinned.task_name,
+            **pinned.params,
+            **pinned.selection,
+            "task_options": None,
+            "style": pinned.style,
+            "dataset_sha256": pinned.dataset_sha256,
+            **change,
+        }
+        with Store(suite.store) as db:
+            run_id = db.create_run(kind="run", spec=spec, task=pinned.task_name)
+            if finished:
+                db.finish_run(run_id, summary={"pass@1": 0.5, "n_problems": 1, "n_samples": 1})
+            else:
+                db.fail_run(run_id, KeyboardInterrupt())
+        return run_id
+
+    record(humaneval, True, style="completion")
+    record(humaneval, True, temperature=0.2)
+    record(humaneval, True, dataset_sha256="0" * 64)
+    record(mbpp, True, limit=2)
+    partial = record(mbpp, False)
+
+    def plan() -> list[tuple[str, int | None]]:
+        result = runner.invoke(app, ["suite", str(path), "--dry-run", "--json"])
+        assert result.exit_code == 0, result.stderr
+        return [(c["status"], c["run_id"]) for c in json.loads(result.stdout)["cells"]]
+
+    assert plan() == [("new", None), ("resume", partial)]
+    done = record(humaneval, True)
+    assert plan() == [("skip", done), ("resume", partial)]
+    skipped = json.loads(runner.invoke(app, ["suite", str(path), "--dry-run", "--json"]).stdout)
+    assert skipped["cells"][0]["pass_at_k"] == {"pass@1": 0.5}
 
 
 def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

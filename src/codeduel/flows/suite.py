@@ -25,7 +25,7 @@ import tomllib
 import types
 import typing
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from itertools import product
 from pathlib import Path
@@ -44,14 +44,18 @@ from codeduel.records.store import RunRecord, Store, default_store_path
 from codeduel.report import build_report
 from codeduel.scoring.passk import parse_ks
 from codeduel.tasks import get_task
+from codeduel.tasks.prompting import RunOptions, family_for
 
 __all__ = [
+    "Cell",
     "Suite",
     "SuiteCell",
     "SuiteError",
     "SuiteResult",
     "SuiteSpec",
     "load_suite",
+    "pin_datasets",
+    "plan_suite",
     "run_suite",
 ]
 
@@ -181,9 +185,10 @@ class Cell:
     params: dict[str, Any]  # n, temperature, top_p, top_k, max_new_tokens, seed
     selection: dict[str, Any]  # limit, sample, split
     task_options: dict[str, Any]
-    style: str | None
+    style: str  # as given, else the one `codeduel run` would choose
     batch_size: int | None
     speculative: str | None
+    dataset_sha256: str | None = None  # set when the suite runs (None: not known yet)
 
     @property
     def label(self) -> str:
@@ -206,7 +211,7 @@ class Cell:
             **self.selection,
             "task_options": self.task_options or None,
         }
-        for name in ("style", "batch_size", "speculative"):
+        for name in ("style", "batch_size", "speculative", "dataset_sha256"):
             if getattr(self, name) is not None:
                 want[name] = getattr(self, name)
         return run.kind == "run" and all(run.spec.get(k) == v for k, v in want.items())
@@ -430,6 +435,16 @@ def _decodings(file: Path, spec: SuiteSpec) -> list[tuple[str, dict[str, Any]]]:
     return out
 
 
+def _default_style(task: str, model: ModelSpec) -> str:
+    """The prompt style ``codeduel run`` picks when none is given (the task's fixed one, else
+    the preset's, else completion), so a cell knows its run without loading the model. Also
+    refuses, before anything runs, a task with no prompts for generation or a pairing of an
+    infilling task with a model whose FIM sentinels are unknown."""
+    preset = model.record_preset
+    family = family_for(task).bind(RunOptions(model=model.name, preset=preset))
+    return family.fixed_style or (preset.prompt_style if preset else "completion")
+
+
 def _task_label(task: TaskEntry) -> str:
     if task.label is not None:
         return task.label
@@ -523,13 +538,17 @@ def load_suite(
                 )
 
     cells: list[Cell] = []
-    for (mi, (mname, text, resolved)), (tlabel, t), (dname, params) in product(
-        enumerate(models), tasks, decodings
+    for (mi, (mname, text, resolved)), (ti, (tlabel, t)), (dname, params) in product(
+        enumerate(models), enumerate(tasks), decodings
     ):
         here = {"model": mname, "task": tlabel, "decoding": dname}
         if any(all(here[k] == v for k, v in ex.model_dump().items() if v) for ex in spec.exclude):
             continue
         m = spec.models[mi]
+        try:
+            style = m.style or _default_style(t.name, resolved)
+        except CodeduelError as e:
+            raise _in_file(file, f"tasks[{ti}] with models[{mi}]", e) from None
         own = t.limit is not None or t.sample is not None
         cells.append(
             Cell(
@@ -547,7 +566,7 @@ def load_suite(
                     "split": t.split if t.split is not None else DEFAULT_SPLITS.get(t.name),
                 },
                 task_options=t.options(),
-                style=m.style,
+                style=style,
                 batch_size=m.batch_size,
                 speculative=m.speculative,
             )
@@ -558,9 +577,8 @@ def load_suite(
         sel = cell.selection
         if sel["limit"] is not None and sel["sample"] is not None:
             raise SuiteError(
-                f"{file}: the {cell.task} cells get both limit and sample "
-                "(from [defaults] and the task)",
-                "set one of them",
+                f"{file}: the {cell.task} cells get both limit and sample",
+                "set one of them (in the task or in [defaults])",
             )
     return Suite(
         path=file,
@@ -624,6 +642,21 @@ def _load(suite: Suite, cell: Cell) -> Model:
     return load_model(resolved, **options)
 
 
+def pin_datasets(suite: Suite) -> list[Cell]:
+    """The cells with their task's dataset sha256, so a run on other data (a new benchmark
+    release, another data dir) is not taken for the cell's. A dataset that cannot be read
+    leaves it unset: the cell's run then fails with the dataset's own error."""
+    shas: dict[str, str | None] = {}
+    for cell in suite.cells:
+        if cell.task not in shas:
+            try:
+                task = get_task(cell.task_name, suite.data_dir, **cell.task_options)
+                shas[cell.task] = task.dataset().sha256
+            except CodeduelError:
+                shas[cell.task] = None
+    return [replace(c, dataset_sha256=shas[c.task]) for c in suite.cells]
+
+
 def plan_suite(suite: Suite) -> list[SuiteCell]:
     """What running the suite now would do with each cell (``new``, ``resume`` or ``skip``),
     from the store as it is; nothing is created."""
@@ -632,7 +665,7 @@ def plan_suite(suite: Suite) -> list[SuiteCell]:
         with Store(suite.store, create=False) as db:
             runs = db.list_runs()
     planned = []
-    for cell in suite.cells:
+    for cell in pin_datasets(suite):
         done = _find(runs, cell, finished=True)
         if done is not None:
             planned.append(_from_run(cell, "skip", done))
@@ -683,7 +716,7 @@ def run_suite(
 
     with Store(suite.store) as db:
         by_model: dict[int, list[Cell]] = {}
-        for cell in suite.cells:
+        for cell in pin_datasets(suite):
             by_model.setdefault(cell.model_index, []).append(cell)
         for cells in by_model.values():
             lm: Model | None = None
