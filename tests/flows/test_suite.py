@@ -229,6 +229,31 @@ def test_a_cell_is_finished_only_by_a_run_of_its_own_settings_and_data(
     assert skipped["cells"][0]["pass_at_k"] == {"pass@1": 0.5}
 
 
+def test_a_model_that_does_not_load_fails_its_cells_once_and_the_suite_says_so(
+    tmp_path: Path,
+) -> None:
+    """Passes every check (a gguf: path is a valid spec) and fails when it loads: loaded once,
+    both of its cells failed with that error, nothing recorded, no report, exit status 1."""
+    path = _write(tmp_path, SUITE.replace('model = "embedded"', 'model = "gguf:/nope/m.gguf"'))
+    result = runner.invoke(app, ["suite", str(path), "--json"])
+    assert result.exit_code == 1, result.stderr
+    shown = json.loads(result.stdout)
+    assert shown["counts"] == {"failed": 3} and shown["report"] is None
+    errors = {c["error"] for c in shown["cells"]}
+    assert errors == {"loading qwen: GGUF file not found: /nope/m.gguf — check the path after "
+                      "gguf: (or pick a preset)"}  # fmt: skip
+    assert result.stderr.count("[1/3] started  qwen × humaneval × greedy") == 1
+    assert "started  qwen × humaneval × hot" not in result.stderr  # not loaded again
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(
+        "error: 3 of 3 cells failed: qwen × humaneval × greedy, qwen × humaneval × hot, "
+        "qwen × mbpp × greedy (loading qwen: GGUF file not found"
+    ), last
+    with Store(tmp_path / "results.sqlite", create=False) as db:
+        assert db.list_runs() == []
+    assert not (tmp_path / "suite.html").exists()
+
+
 def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "codeduel.cli", *args],
@@ -253,7 +278,7 @@ def test_a_real_suite_resumes_after_sigterm_goes_past_a_failed_cell_and_skips_fi
     tmp_path: Path, data_dir: Path
 ) -> None:
     # two real cells, and a third that fails when it runs (a split HumanEval does not have)
-    text = SUITE.split("[[decoding]]")[0].replace(
+    text = 'title = "<script>alert(1)</script>"\n' + SUITE.split("[[decoding]]")[0].replace(
         '"mbpp"]', '"mbpp", {name = "humaneval", label = "broken", split = "nope"}]'
     )
     path = _write(tmp_path, text)
@@ -310,6 +335,7 @@ def test_a_real_suite_resumes_after_sigterm_goes_past_a_failed_cell_and_skips_fi
     assert report == tmp_path / "suite.html"
     page = report.read_text(encoding="utf-8")
     assert "HumanEval/0" in page and "Mbpp/11" in page  # both finished cells, one report
+    assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)" in page
     with Store(store, create=False) as db:
         runs = {r.id: r for r in db.list_runs()}
     assert sorted(r.status for r in runs.values()) == ["finished", "finished"]

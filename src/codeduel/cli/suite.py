@@ -148,7 +148,10 @@ def suite_cmd(
             )
         failed = result.failed
         if failed:
-            names = "; ".join(f"{c.label} ({c.error})" for c in failed)
+            by_error: dict[str, list[str]] = {}
+            for c in failed:  # a model that did not load fails its cells with one error
+                by_error.setdefault(c.error or "", []).append(c.label)
+            names = "; ".join(f"{', '.join(labels)} ({e})" for e, labels in by_error.items())
             err.print(
                 safe(
                     f"error: {len(failed)} of {len(result.cells)} cells failed: {names} — "

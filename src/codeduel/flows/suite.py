@@ -40,7 +40,7 @@ from codeduel.models import Model, load_model, resolve
 from codeduel.models.base import check_params
 from codeduel.models.llamacpp import check_speculative
 from codeduel.models.spec import ModelSpec
-from codeduel.records.store import RunRecord, Store, default_store_path
+from codeduel.records.store import RunRecord, Store, default_store_path, owner_alive
 from codeduel.report import build_report
 from codeduel.scoring.passk import parse_ks
 from codeduel.tasks import get_task
@@ -624,8 +624,19 @@ def _from_run(cell: Cell, status: str, run: RunRecord) -> SuiteCell:
 
 
 def _find(runs: Sequence[RunRecord], cell: Cell, finished: bool) -> RunRecord | None:
-    """The newest run of this cell that is (or is not) finished."""
-    return next((r for r in runs if (r.status == "finished") == finished and cell.matches(r)), None)
+    """The newest run of this cell that is finished, or else the one its run will resume:
+    unfinished and not being written by a live process (a suite running in another terminal
+    keeps its run; this one then starts another, as ``run`` does)."""
+    return next(
+        (
+            r
+            for r in runs
+            if cell.matches(r)
+            and (r.status == "finished" if finished else not owner_alive(r))
+            and (r.status == "finished") == finished
+        ),
+        None,
+    )
 
 
 def _load(suite: Suite, cell: Cell) -> Model:
