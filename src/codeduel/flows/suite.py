@@ -653,6 +653,44 @@ def _load(suite: Suite, cell: Cell) -> Model:
     return load_model(resolved, **options)
 
 
+def _run_one(
+    suite: Suite,
+    db: Store,
+    cell: Cell,
+    lm: Model,
+    workers: int | None,
+    progress: ProgressFn | None,
+) -> SuiteCell:
+    """One cell as one ``codeduel run`` (resumed by the hash of its spec, as ``run`` is)."""
+    result = run_cell(
+        cell.spec,
+        cell.task_name,
+        style=cell.style,  # type: ignore[arg-type]
+        **cell.params,
+        **cell.selection,
+        k=suite.ks,
+        data_dir=suite.data_dir,
+        store=db,
+        workers=workers,
+        loaded_model=lm,
+        progress=progress,
+        batch_size=cell.batch_size,
+        speculative=cell.speculative,
+        task_options=cell.task_options or None,
+        name=cell.run_name,
+    )
+    return _state(
+        cell,
+        "done",
+        run_id=result.run_id,
+        resumed=result.resumed,
+        pass_at_k=dict(result.pass_at_k),
+        n_problems=result.n_problems,
+        n_samples=result.n_samples,
+        duration_s=result.duration_s,
+    )
+
+
 def pin_datasets(suite: Suite) -> list[Cell]:
     """The cells with their task's dataset sha256, so a run on other data (a new benchmark
     release, another data dir) is not taken for the cell's. A dataset that cannot be read
@@ -663,7 +701,7 @@ def pin_datasets(suite: Suite) -> list[Cell]:
             try:
                 task = get_task(cell.task_name, suite.data_dir, **cell.task_options)
                 shas[cell.task] = task.dataset().sha256
-            except CodeduelError:
+            except Exception:  # best effort: the cell's own run reports why
                 shas[cell.task] = None
     return [replace(c, dataset_sha256=shas[c.task]) for c in suite.cells]
 
@@ -758,46 +796,11 @@ def run_suite(
                             except Exception as e:
                                 load_error = f"loading {cell.model}: {_describe(e)}"
                                 raise
-                        result = run_cell(
-                            cell.spec,
-                            cell.task_name,
-                            style=cell.style,  # type: ignore[arg-type]
-                            **cell.params,
-                            **cell.selection,
-                            k=suite.ks,
-                            data_dir=suite.data_dir,
-                            store=db,
-                            workers=workers,
-                            loaded_model=lm,
-                            progress=progress,
-                            batch_size=cell.batch_size,
-                            speculative=cell.speculative,
-                            task_options=cell.task_options or None,
-                            name=cell.run_name,
-                        )
+                        results.append(_run_one(suite, db, cell, lm, workers, progress))
                     except Exception as e:  # the other cells go on; this one is reported
-                        results.append(
-                            _state(
-                                cell,
-                                "failed",
-                                error=load_error or _describe(e),
-                                duration_s=time.perf_counter() - t0,
-                            )
-                        )
-                        emit(results[-1])
-                        continue
-                    results.append(
-                        _state(
-                            cell,
-                            "done",
-                            run_id=result.run_id,
-                            resumed=result.resumed,
-                            pass_at_k=dict(result.pass_at_k),
-                            n_problems=result.n_problems,
-                            n_samples=result.n_samples,
-                            duration_s=result.duration_s,
-                        )
-                    )
+                        error = load_error or _describe(e)
+                        elapsed = time.perf_counter() - t0
+                        results.append(_state(cell, "failed", error=error, duration_s=elapsed))
                     emit(results[-1])
             finally:
                 if lm is not None:
