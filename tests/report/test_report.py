@@ -264,6 +264,43 @@ def test_report_in_a_real_browser(browser, report: tuple[Path, Path], tmp_path: 
     page.close()
 
 
+def test_legends_are_never_over_data(store: Path, legends_over_axes) -> None:  # type: ignore[no-untyped-def]
+    """Every figure of the full report, each kind of plot drawn from real runs."""
+    from codeduel.report import collect
+    from codeduel.report.figures import close_all, draw_all
+
+    with Store(store, create=False) as db:
+        plots = draw_all(collect(db, n_boot=200))
+    try:
+        assert set(FIGURES) <= set(plots)
+        assert legends_over_axes(plots) == []
+    finally:
+        close_all(plots)
+
+
+def test_report_at_420_px(browser, report: tuple[Path, Path], assert_readable) -> None:  # type: ignore[no-untyped-def]
+    """On a phone: the navigation names only sections with content, notes come after the
+    leaderboard and collapsed, and nothing scrolls the page sideways or overlaps."""
+    page = browser.new_page(viewport={"width": 420, "height": 900})
+    page.route("**/*", lambda r: r.continue_() if r.request.url.startswith("file:") else r.abort())
+    page.goto(report[0].as_uri())
+    anchors = [a.get_attribute("href") for a in page.locator("nav a").all()]
+    assert anchors[0] == "#leaderboard" and set(f"#{s}" for s in SECTIONS) <= set(anchors)
+    for anchor in anchors:
+        section = page.locator(f"section{anchor}")
+        assert section.count() == 1 and section.locator(".empty").count() == 0, anchor
+    assert "#experiments" not in anchors and page.locator("section#experiments").count() == 0
+    assert page.locator("section#leaderboard div.board").count() >= 2  # one per task
+    notes = page.locator("section#notes details.notes")
+    assert notes.get_attribute("open") is None
+    assert page.evaluate(
+        "document.querySelector('#leaderboard').compareDocumentPosition("
+        "document.querySelector('#notes')) & Node.DOCUMENT_POSITION_FOLLOWING"
+    )
+    assert_readable(page, 420)
+    page.close()
+
+
 def test_bad_input_is_one_line(store: Path, tmp_path: Path) -> None:
     with pytest.raises(CodeduelError, match="no run id or model"):
         build_report(store, ["no-such-model"], output=tmp_path / "r.html")

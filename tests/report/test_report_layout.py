@@ -124,9 +124,11 @@ def test_one_leaderboard_per_task_and_dataset(store: Path) -> None:
     assert "Qwen2.5-Coder" in by_id[2].sources[1]
 
 
-def test_notes_are_grouped(store: Path) -> None:
+def test_notes_are_grouped(store: Path, tmp_path: Path) -> None:
     with Store(store, create=False) as db:
         data = collect(db, n_boot=300)
+    result = build_report(store, output=tmp_path / "r.html", n_boot=300)
+    assert result.notes == data.notes and result.warnings == data.warnings
     assert len(data.warnings) > 30  # what the page used to list before the leaderboard
     assert sum(len(g.notes) for g in data.notes) == len(data.warnings)
     assert len(data.notes) <= 4

@@ -21,9 +21,9 @@ from pathlib import Path
 
 from codeduel.errors import CodeduelError
 from codeduel.records.store import Store
-from codeduel.report.data import ReportData, collect
+from codeduel.report.data import NoteGroup, ReportData, collect
 
-__all__ = ["ReportData", "ReportResult", "build_report", "collect"]
+__all__ = ["NoteGroup", "ReportData", "ReportResult", "build_report", "collect"]
 
 
 @dataclass
@@ -36,6 +36,8 @@ class ReportResult:
     figures: list[Path] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     size_bytes: int = 0
+    #: ``warnings`` grouped by kind, with the runs each group concerns (as the page shows them).
+    notes: list[NoteGroup] = field(default_factory=list)
 
 
 def _writable_file(path: Path, what: str) -> None:
@@ -111,4 +113,5 @@ def build_report(
         figures=written,
         warnings=data.warnings,
         size_bytes=out.stat().st_size,
+        notes=data.notes,
     )
