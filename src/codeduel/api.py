@@ -62,11 +62,18 @@ from codeduel.records.lifecycle import RunInterrupted
 from codeduel.records.store import RunRecord, Store, VerdictRecord, default_store_path
 from codeduel.report import ReportResult
 from codeduel.report import build_report as report
-from codeduel.scoring.compare import Comparison, SolvedRule, compare_runs, format_ci, format_p
+from codeduel.scoring.compare import (
+    Comparison,
+    SolvedRule,
+    compare_runs,
+    format_ci,
+    format_p,
+    run_name,
+)
 from codeduel.scoring.passk import parse_ks
 from codeduel.scoring.power import PowerPlan, discordance_of
 from codeduel.scoring.power import plan as _plan
-from codeduel.tasks import get_task, task_names
+from codeduel.tasks import get_task, task_aliases, task_names
 
 __all__ = [
     "DECODING_PRESETS",
@@ -115,6 +122,7 @@ __all__ = [
     "key_retrieval",
     "list_models",
     "list_runs",
+    "list_task_aliases",
     "list_tasks",
     "memorisation",
     "parse_int_list",
@@ -127,6 +135,7 @@ __all__ = [
     "reproduce",
     "results_path_for",
     "run",
+    "run_name",
     "run_verdicts",
     "selfinstruct",
     "suite",
@@ -285,6 +294,12 @@ def _discordance_of_runs(runs: Sequence[int], store: str | Path | None) -> float
 def list_tasks() -> dict[str, str]:
     """The benchmarks codeduel can score: name -> one-line description."""
     return task_names()
+
+
+def list_task_aliases() -> dict[str, str]:
+    """Names other harnesses use (``openai_humaneval``, ``evalplus/mbppplus``,
+    ``multiple-cpp``) -> the task each resolves to (the same sha-pinned files)."""
+    return task_aliases()
 
 
 def toolchains() -> dict[str, Toolchain]:

@@ -210,19 +210,11 @@ def test_example_matches_its_table(command: str) -> None:
     assert not problems, f"docs/cli.md example of {command}:\n" + "\n".join(problems)
 
 
-#: Fields that break the rule today, each with the change that ends it (docs/cli.md says so too).
-KNOWN_VIOLATIONS = {
-    ("run", "published.pass@<k>"): "flows/generate.py: give fractions, as compare and reproduce",
-}
-
-
 @pytest.mark.parametrize("command", sorted(SECTIONS))
 def test_percent_fields_are_named_pct(command: str) -> None:
     """The naming rule: a percentage ends in ``_pct``, a ``_pct`` field is a percentage, and a
     field named like a rate (pass@k, rate, accuracy, yield) is a fraction."""
     for path, _, unit in SECTIONS[command].rows:
-        if (command, path) in KNOWN_VIOLATIONS:
-            continue
         # the field's name: its last segment that is not a list or a key of a map
         named = [s for s in _segments(path) if s != "[]" and not s.startswith("<")]
         if not named:  # the list or map itself
@@ -231,13 +223,6 @@ def test_percent_fields_are_named_pct(command: str) -> None:
         assert (unit == "percent") == last.endswith("_pct"), f"{command}: {path} is {unit}"
         if re.search(r"pass@|rate$|accuracy|yield", last) and unit != "-":
             assert unit == "percent" or unit.startswith("fraction"), f"{command}: {path}"
-
-
-def test_known_violations_are_still_documented_as_such() -> None:
-    """Once a violation is fixed, it leaves KNOWN_VIOLATIONS (and its note leaves the docs)."""
-    for command, path in KNOWN_VIOLATIONS:
-        rows = {p: u for p, _, u in SECTIONS[command].rows}
-        assert rows.get(path) == "percent", f"{command} {path} is fixed: drop it from the list"
 
 
 # -- the commands, run for real ------------------------------------------------------------------

@@ -461,3 +461,30 @@ def test_export_a_generated_run_and_refuse_an_unfinished_one(
     export(run_id, "bigcode", metrics, store=path)
     config = json.loads(metrics.read_text())["config"]
     assert (config["model"], config["temperature"], config["do_sample"]) == ("m", 0.0, False)
+
+
+def test_a_generation_run_scores_base_and_plus_from_its_stored_verdicts(
+    evaluated: tuple[EvaluateResult, Path, Path], data_dir: Path
+) -> None:
+    """`codeduel run` computes its figures from the store: the same verdicts give the same
+    base and plus figures, and the summary and table labels evaluate gives."""
+    from codeduel.flows.generate import RunSpec, _score
+    from codeduel.tasks import get_task
+
+    result, store, _ = evaluated
+    task = get_task("humaneval+", data_dir)
+    problems = [task.get("HumanEval/0"), task.get("HumanEval/4")]
+    spec = RunSpec.model_construct(model="m", task="humaneval+")
+    with Store(store) as db:
+        scored = _score(
+            db, result.run_id, spec, result.dataset, problems, (1, 10), None,
+            resumed=False, gen_tokens=0, gen_seconds=0.0, duration_s=0.0, warnings=[],
+            evalplus="humaneval",
+        )  # fmt: skip
+    assert scored.pass_at_k["pass@1"] == pytest.approx(0.5)
+    assert scored.base is not None and scored.base.pass_at_k["pass@1"] == pytest.approx(0.75)
+    assert scored.summary()["base"]["pass@1"] == pytest.approx(0.75)
+    assert [label for label, _ in scored.score_columns()] == [
+        "humaneval (base tests)",
+        "humaneval+ (base + extra tests)",
+    ]

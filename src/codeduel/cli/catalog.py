@@ -28,12 +28,16 @@ def tasks(as_json: JsonOpt = False) -> None:
     with guard():
         names = api.list_tasks()
         chains = api.toolchains()
+        aliases: dict[str, list[str]] = {}
+        for alias, target in api.list_task_aliases().items():
+            aliases.setdefault(target, []).append(alias)
         if as_json:
             rows = {}
             for name, description in names.items():
                 tc = _toolchain_of(name, chains)
                 rows[name] = {
                     "description": description,
+                    "aliases": aliases.get(name, []),
                     "toolchain": None
                     if tc is None
                     else {
@@ -49,6 +53,7 @@ def tasks(as_json: JsonOpt = False) -> None:
         table.add_column("name")
         table.add_column("description")
         table.add_column("toolchain")
+        table.add_column("also accepted as")
         for name, description in names.items():
             tc = _toolchain_of(name, chains)
             if tc is None:
@@ -57,7 +62,7 @@ def tasks(as_json: JsonOpt = False) -> None:
                 state = "[green]installed[/green]"
             else:
                 state = f"[red]missing[/red] {safe(', '.join(tc.missing))}"
-            table.add_row(name, safe(description), state)
+            table.add_row(name, safe(description), state, safe(", ".join(aliases.get(name, []))))
         out.print(table)
 
 

@@ -169,9 +169,11 @@ def evaluate(
         title = f"{result.name} · {result.task} — run {result.run_id}"
         table = Table(title=safe_line(title), title_justify="left")
         table.add_column("metric")
-        table.add_column("%", justify="right")
-        for metric, value in result.pass_at_k.items():
-            table.add_row(metric, pct(value))
+        columns = result.score_columns()  # HumanEval+/MBPP+: base, then base + extra tests
+        for label, _ in columns:
+            table.add_column("%" if len(columns) == 1 else safe(f"{label} %"), justify="right")
+        for metric in result.pass_at_k:
+            table.add_row(metric, *(pct(scores.get(metric)) for _, scores in columns))
         out.print(table)
         out.print(
             f"{result.n_samples} samples over {result.n_problems} problems: "

@@ -10,11 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from codeduel import api
-from codeduel.cli.console import print_json, safe
+from codeduel.cli.console import out, print_json, safe
 from codeduel.cli.options import JsonOpt
 
 _PREFIX = "def add(a, b):\n    "
@@ -49,7 +48,6 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json(rows)
             return
-        out = Console()
         table = Table(title="infilling formats (use with --fim-order)", title_justify="left")
         for column in ("format", "sentinels", "end", "orders", "example"):
             table.add_column(column)

@@ -198,10 +198,16 @@ def run_cmd(
             title_justify="left",
         )
         table.add_column("metric")
-        table.add_column("measured %", justify="right")
+        columns = result.score_columns()  # HumanEval+/MBPP+: base, then base + extra tests
+        for label, _ in columns:
+            table.add_column("measured %" if len(columns) == 1 else f"{label} %", justify="right")
         table.add_column("published %", justify="right")
-        for name, value in result.pass_at_k.items():
-            table.add_row(name, pct(value), pct_published(result.published.get(name)))
+        for name in result.pass_at_k:
+            table.add_row(
+                name,
+                *(pct(scores.get(name)) for _, scores in columns),
+                pct_published(result.published.get(name)),
+            )
         out.print(table)
         c = result.counts
         out.print(

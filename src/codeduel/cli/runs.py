@@ -14,7 +14,6 @@ from codeduel.cli.options import (
     JsonOpt,
     StoreOpt,
 )
-from codeduel.scoring.compare import run_name
 
 
 def runs(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
@@ -89,7 +88,7 @@ def _listed(r: api.RunRecord) -> dict[str, Any]:
     return {
         **_run_dict(r),
         "interrupted": r.interrupted,
-        "name": run_name(r),
+        "name": api.run_name(r),
         "model": r.spec.get("model") or None,
         "n": _per_problem(r),
         "pass@1": (r.summary or {}).get("pass@1"),
@@ -140,7 +139,7 @@ def show(
         summary = record.summary or {}
         rows = [
             ("run", str(record.id)),
-            ("name", safe_line(run_name(record))),
+            ("name", safe_line(api.run_name(record))),
             ("model", safe_line(record.spec.get("model") or "—")),
             ("kind", record.kind),
             ("status", _status("interrupted" if record.interrupted else record.status)),

@@ -36,6 +36,7 @@ from codeduel.formats.samples import (
     records_sample_set,
 )
 from codeduel.formats.sanitize import SanitizeReport, chat_like, sanitize_samples
+from codeduel.records.frames import RunFrame
 from codeduel.records.lifecycle import RunLifecycle
 from codeduel.records.store import SampleRecord, Store, VerdictRecord, spec_key
 from codeduel.scoring.passk import parse_ks, pass_at_k_table
@@ -51,7 +52,7 @@ ProgressFn = Callable[[int, int], None]
 
 
 @dataclass
-class EvaluateResult:
+class EvaluateResult(RunFrame):
     """What an evaluation produced: the scores, where everything was written, and caveats."""
 
     run_id: int

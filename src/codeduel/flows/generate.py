@@ -31,17 +31,20 @@ from codeduel.execution.registry import (
     executor_options,
     open_executor,
 )
+from codeduel.flows.evaluate import BaseScores, base_scores
 from codeduel.models import GenParams, Model, load_model, resolve
 from codeduel.models.base import check_params
 from codeduel.models.formats import InfillFormat
 from codeduel.models.llamacpp import check_speculative
 from codeduel.models.presets import Preset
 from codeduel.models.requests import GenPrompt, Style, generate_many
+from codeduel.records.frames import RunFrame
 from codeduel.records.lifecycle import RunLifecycle
 from codeduel.records.store import SampleRecord, Store, spec_key
 from codeduel.scoring.passk import parse_ks, pass_at_k_table
-from codeduel.tasks import get_task
+from codeduel.tasks import get_task, resolve_task_name
 from codeduel.tasks.base import DatasetInfo, Problem, Task, view_meta
+from codeduel.tasks.evalplus import evalplus_dataset, phase_verdict
 from codeduel.tasks.prompting import (
     Family,
     InfillingFamily,
@@ -138,7 +141,7 @@ class RunSpec(BaseModel):
 
 
 @dataclass
-class RunResult:
+class RunResult(RunFrame):
     """The scores of a generation run and where its records are."""
 
     run_id: int
@@ -163,6 +166,9 @@ class RunResult:
     # what the run is shown and looked up by (``--name``; by default the model), not part of
     # its identity: renaming a rerun still resumes it
     name: str = ""
+    # HumanEval+/MBPP+: pass@k on the base inputs alone, as evalplus prints it beside the
+    # base + extra figure (``pass_at_k``); None for tasks not judged in two phases
+    base: BaseScores | None = None
 
     def summary(self) -> dict[str, Any]:
         """Headline numbers in the same shape as ``evaluate --json``."""
@@ -174,7 +180,20 @@ class RunResult:
             "n_samples": self.n_samples,
         }
         out.update(self.pass_at_k)
+        if self.base is not None:
+            out["plus_label"] = self.base.plus_label
+            out["base"] = {
+                "label": self.base.label,
+                **self.base.pass_at_k,
+                "passed": self.base.n_passed,
+            }
         return out
+
+    def score_columns(self) -> list[tuple[str, dict[str, float | None]]]:
+        """``(label, {"pass@k": fraction})`` per figure to print (as ``EvaluateResult``)."""
+        if self.base is None:
+            return [(self.spec.task, self.pass_at_k)]
+        return [(self.base.label, self.base.pass_at_k), (self.base.plus_label, self.pass_at_k)]
 
     @property
     def determinism(self) -> str | None:
@@ -199,7 +218,8 @@ class RunResult:
                 "generated_tokens": self.generated_tokens,
                 "generation_s": round(self.generation_s, 3),
                 "duration_s": round(self.duration_s, 3),
-                "published": self.published,
+                # fractions, like every rate in --json (presets keep the papers' percentages)
+                "published": {k: None if v is None else v / 100 for k, v in self.published.items()},
                 "store": str(self.store_path),
                 "warnings": self.warnings,
                 "determinism": self.determinism,
@@ -375,6 +395,7 @@ def run(
     and renames it.
     """
     started = time.perf_counter()
+    task = resolve_task_name(task)  # an alias (openai_humaneval) is recorded as what it names
     # Everything a user can get wrong is checked before a model is loaded or a run recorded.
     if style not in (None, *STYLES):
         raise CodeduelError(f"unknown --style {style!r}", f"use one of {', '.join(STYLES)}")
@@ -506,6 +527,7 @@ def run(
                     gen_seconds=float(summary.get("generation_s", 0.0)),
                     duration_s=float(summary.get("duration_s", 0.0)),
                     warnings=list(summary.get("warnings", [])),
+                    evalplus=evalplus_dataset(the_task),
                 )
                 reused.reused = True
                 reused.name = str(done_run.spec.get("name") or spec.model)
@@ -672,6 +694,7 @@ def run(
             gen_seconds=gen_seconds,
             duration_s=time.perf_counter() - started,
             warnings=warnings,
+            evalplus=evalplus_dataset(the_task),
         )
         if rejudged is not None:
             result.rejudged, result.load_dependent = rejudged[0], len(rejudged[1])
@@ -766,15 +789,18 @@ def _score(
     gen_seconds: float,
     duration_s: float,
     warnings: list[str],
+    evalplus: str | None = None,
 ) -> RunResult:
     """A run's result computed from its stored verdicts (the store is the only truth, so a
     resumed run counts its earlier verdicts too)."""
     wanted = {p.task_id for p in problems}
     per_problem: dict[str, tuple[int, int]] = {}
     counts = {"passed": 0, "failed": 0, "timed out": 0}
+    kept = []
     for v in db.verdicts(run_id):
         if v.task_id not in wanted:
             continue
+        kept.append(v)
         n_, c_ = per_problem.get(v.task_id, (0, 0))
         per_problem[v.task_id] = (n_ + 1, c_ + int(v.passed))
         counts[v.status] = counts.get(v.status, 0) + 1
@@ -803,4 +829,12 @@ def _score(
         published=published,
         store_path=db.path,
         warnings=warnings,
+        base=None
+        if evalplus is None
+        else base_scores(
+            evalplus,
+            [v.task_id for v in kept],
+            [phase_verdict(v.status, v.details) for v in kept],
+            ks,
+        ),
     )

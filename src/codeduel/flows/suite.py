@@ -43,7 +43,7 @@ from codeduel.models.spec import ModelSpec
 from codeduel.records.store import RunRecord, Store, default_store_path, owner_alive
 from codeduel.report import build_report
 from codeduel.scoring.passk import parse_ks
-from codeduel.tasks import get_task
+from codeduel.tasks import get_task, resolve_task_name
 from codeduel.tasks.prompting import RunOptions, family_for
 
 __all__ = [
@@ -511,6 +511,8 @@ def load_suite(
     for i, t in enumerate(spec.tasks):
         try:
             get_task(t.name, data, **t.options())
+            # an alias (openai_humaneval) is the task it names, in the cells and their runs
+            t = t.model_copy(update={"name": resolve_task_name(t.name)})
         except CodeduelError as e:
             raise _in_file(file, f"tasks[{i}]", e) from None
         tasks.append((_task_label(t), t))

@@ -25,7 +25,7 @@ from codeduel.models.base import check_params
 from codeduel.records.lifecycle import RunLifecycle
 from codeduel.records.store import RunRecord, Store, spec_key
 from codeduel.scoring.passk import parse_ks, pass_at_k_table
-from codeduel.tasks import get_task
+from codeduel.tasks import get_task, resolve_task_name
 
 KIND = "sweep"
 PAPER_TEMPERATURES: tuple[float, ...] = (0.1, 0.4, 0.6, 0.8)
@@ -197,6 +197,7 @@ def run_sweep(
 ) -> SweepResult:
     """Run (or resume, or read back) every (model, temperature) point and summarise them."""
     started = time.perf_counter()
+    task = resolve_task_name(task)  # an alias is recorded as the task it names
     if not models:
         models = [None]
     if not temperatures:

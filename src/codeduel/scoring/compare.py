@@ -32,6 +32,7 @@ from typing import Any, Literal
 
 from codeduel.errors import CodeduelError
 from codeduel.models.presets import Preset
+from codeduel.records.frames import TidyFrame
 from codeduel.records.store import RunRecord, Store
 from codeduel.scoring.competitive import CompetitiveRun, competitive_views, parse_cutoff
 from codeduel.scoring.passk import parse_ks
@@ -118,7 +119,7 @@ class PairRow:
 
 
 @dataclass
-class Comparison:
+class Comparison(TidyFrame):
     """Everything ``codeduel compare`` shows, in every output format."""
 
     ks: list[int]

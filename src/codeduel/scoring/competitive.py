@@ -188,7 +188,7 @@ def competitive_views(
 
     ``cutoff`` (YYYY-MM-DD) overrides each model preset's training cutoff.
     """
-    from codeduel.scoring.compare import model_name, preset_for
+    from codeduel.scoring.compare import model_name, preset_for, run_model
 
     forced = parse_cutoff(cutoff) if cutoff is not None else None
     cache: dict[tuple[str, str | None], dict[str, dict[str, Any]] | str] = {}
@@ -234,7 +234,7 @@ def competitive_views(
             if re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw_date):
                 months.setdefault(raw_date[:7], []).append(nc)
                 dated.append((date.fromisoformat(raw_date), nc[1] / nc[0]))
-        preset = preset_for(model)
+        preset = preset_for(run_model(run))  # the model's figures, whatever the run's --name
         sources: list[str] = []
         by_difficulty = []
         order = {d: i for i, d in enumerate(DIFFICULTY_ORDER)}
