@@ -76,8 +76,9 @@ def _pct(x: float | None) -> float:
 
 
 def outside_legend(target: Axes | Figure, **kwargs: Any) -> None:
-    """A legend to the right of the plotting area, never over data (``savefig`` with
-    ``bbox_inches="tight"`` widens the image to hold it)."""
+    """A legend to the right of the plotting area, never over data. Call it after
+    ``tight_layout`` so the axes keep their width: ``savefig`` with ``bbox_inches="tight"``
+    widens the image to hold the legend instead."""
     if isinstance(target, Figure):
         target.legend(loc="upper left", bbox_to_anchor=(1.0, 0.95), fontsize=8, **kwargs)
     else:
@@ -178,8 +179,8 @@ def pass_at_k_plot(data: ReportData) -> Plot | None:
         ax.set_ylabel("pass@k (%)")
         ax.set_ylim(0, 100)
         ax.set_title("pass@k against k")
-        outside_legend(ax)
         fig.tight_layout()
+        outside_legend(ax)
     return Plot(
         "pass_at_k",
         "pass@k against k with 95% bands (intervals as in the leaderboard's methods note)",
@@ -260,8 +261,8 @@ def infill_plot(data: ReportData) -> Plot | None:
         ax.set_ylabel("pass@1 (%)")
         ax.set_ylim(0, 100)
         ax.set_title("Infilling: PSM against SPM")
-        outside_legend(ax, title="FIM order")
         fig.tight_layout()
+        outside_legend(ax, title="FIM order")
     return Plot(
         "infilling",
         "Infilling pass@1 by FIM order, 95% intervals as in the leaderboard's methods note",
@@ -330,8 +331,8 @@ def perplexity_plot(data: ReportData) -> Plot | None:
         ax.set_xlabel("token position in file")
         ax.set_ylabel("perplexity")
         ax.set_title("Perplexity against context position")
-        outside_legend(ax)
         fig.tight_layout()
+        outside_legend(ax)
     return Plot("perplexity", "Per-token perplexity by position bucket", fig)
 
 
@@ -346,6 +347,7 @@ def experiments_plot(data: ReportData) -> Plot | None:
             len(shown), 1, figsize=(7.0, sum(heights)), squeeze=False,
             gridspec_kw={"height_ratios": heights},
         )  # fmt: skip
+        legends: list[Axes] = []
         for ax, exp in zip(axes[:, 0], shown, strict=True):
             ys = list(range(len(exp.arms)))[::-1]
             for y, arm in zip(ys, exp.arms, strict=True):
@@ -357,13 +359,15 @@ def experiments_plot(data: ReportData) -> Plot | None:
                 )  # fmt: skip
             if exp.published is not None:
                 ax.axvline(_pct(exp.published), color=_color(3), ls="--", label="published")
-                outside_legend(ax)
+                legends.append(ax)
             ax.set_yticks(ys, [a["name"] for a in exp.arms], fontsize=8)
             ax.set_ylim(-0.6, len(exp.arms) - 0.4)
             ax.set_xlim(0, 100)
             ax.set_title(f"#{exp.run_id} {exp.kind}: {short_model(exp.model)} on {exp.task}")
         axes[-1][0].set_xlabel("pass@1 (%), greedy, 95 % bootstrap interval")
         fig.tight_layout()
+        for ax in legends:
+            outside_legend(ax)
     return Plot("experiments", "Each arm's greedy pass@1 against the published figure", fig)
 
 
@@ -451,8 +455,8 @@ def contamination_plot(data: ReportData) -> Plot | None:
         ax.set_ylim(0, 105)
         ax.set_ylabel("pass@1 (%)")
         ax.set_title("LiveCodeBench: pass@1 by contest month")
-        outside_legend(ax)
         fig.tight_layout()
+        outside_legend(ax)
     return Plot(
         "contamination",
         "pass@1 (%) per contest month with 95% bootstrap intervals; the dashed line is the "
