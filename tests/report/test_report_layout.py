@@ -23,6 +23,7 @@ import pytest
 from codeduel.execution.base import Verdict
 from codeduel.records.store import SampleRecord, Store
 from codeduel.report import build_report, collect
+from codeduel.report.data import group_notes
 from codeduel.report.figures import close_all, draw_all
 from codeduel.scoring.stats import WILSON, wilson_interval
 from codeduel.tasks.base import DatasetInfo
@@ -136,6 +137,25 @@ def test_notes_are_grouped(store: Path, tmp_path: Path) -> None:
     assert len(tasks.notes) > 30 and set(tasks.runs) == set(range(1, 12))
     running = next(g for g in data.notes if g.kind == "running")
     assert running.runs == (4,)
+
+
+def test_notes_of_other_kinds_group_by_shape() -> None:
+    notes = [
+        "run 3 (m, humaneval): 2 samples have no verdict",
+        "run 4 (m, humaneval): 5 samples have no verdict",
+        "the cache at /x holds 3 stale files",
+        "the cache at /x holds 7 stale files",
+        "the cache at /x holds 7 stale files",  # identical notes count once
+        f"something else about {HOSTILE}",
+    ]
+    groups = group_notes(notes)
+    assert [(g.kind, len(g.notes), g.runs) for g in groups] == [
+        ("unjudged", 2, (3, 4)),
+        ("the cache at /x holds # stale files", 2, ()),
+        (f"something else about {HOSTILE}".replace("1", "#"), 1, ()),
+    ]
+    assert groups[1].title == "the cache at /x holds # stale files"
+    assert groups[2].title == f"something else about {HOSTILE}"  # alone: the note itself
 
 
 def test_page_structure(page: Path) -> None:
