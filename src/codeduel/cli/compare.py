@@ -16,7 +16,14 @@ from rich.table import Table
 
 from codeduel import api
 from codeduel.cli.console import err, guard, out, parse_k, print_json, safe
-from codeduel.cli.options import CutoffOpt, JsonOpt, StoreOpt
+from codeduel.cli.options import (
+    DEFAULT_BOOTSTRAP,
+    BootstrapOpt,
+    BootstrapSeedOpt,
+    CutoffOpt,
+    JsonOpt,
+    StoreOpt,
+)
 
 _FORMATS = ("table", "markdown", "csv", "json")
 _SUFFIX_FORMAT = {".md": "markdown", ".markdown": "markdown", ".csv": "csv", ".json": "json"}
@@ -194,8 +201,8 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         store: StoreOpt = None,
-        bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap resamples.")] = 2000,
-        seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed.")] = 0,
+        bootstrap: BootstrapOpt = DEFAULT_BOOTSTRAP,
+        seed: BootstrapSeedOpt = 0,
         alpha: Annotated[float, typer.Option("--alpha", help="Significance level.")] = 0.05,
         solved: Annotated[
             str,

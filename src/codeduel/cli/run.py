@@ -71,8 +71,22 @@ def run_cmd(
         ),
     ] = None,
     n: Annotated[int | None, typer.Option("--n", help="Samples per problem.")] = None,
-    temperature: Annotated[float | None, typer.Option("--temperature")] = None,
-    top_p: Annotated[float | None, typer.Option("--top-p")] = None,
+    temperature: Annotated[
+        float | None,
+        typer.Option(
+            "--temperature",
+            help="Sampling temperature (default: 0, greedy, unless --preset sets it).",
+            show_default=False,
+        ),
+    ] = None,
+    top_p: Annotated[
+        float | None,
+        typer.Option(
+            "--top-p",
+            help="Nucleus sampling mass (default: 1.0, unless --preset sets it).",
+            show_default=False,
+        ),
+    ] = None,
     top_k: TopKOpt = None,
     max_new_tokens: MaxNewTokensOpt = 512,
     seed: SeedOpt = 0,
@@ -134,7 +148,10 @@ def run_cmd(
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Generate with a model, execute and score; resumes an interrupted identical run."""
+    """Generate with a model, execute and score; resumes an interrupted identical run.
+
+    Example: codeduel run --model codellama-7b --task humaneval --n 20 --temperature 0.8
+    """
     with guard():
         ks = parse_k(k)
         if style not in (None, *api.STYLES):

@@ -120,7 +120,10 @@ def show(
     ] = 10,
     as_json: JsonOpt = False,
 ) -> None:
-    """Show one run: what it scored, against which data, on which machine, and its failures."""
+    """Show one run: what it scored, against which data, on which machine, and its failures.
+
+    Example: codeduel show 3 --json
+    """
     with guard():
         record = api.get_run(run, store)
         verdicts = api.run_verdicts(run, store)

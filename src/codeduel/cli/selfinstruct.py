@@ -13,7 +13,7 @@ import typer
 
 from codeduel import api
 from codeduel.cli.console import guard, out, print_json, progress_bar, safe
-from codeduel.cli.options import DataDirOpt, JsonOpt, StoreOpt, WorkersOpt
+from codeduel.cli.options import DataDirOpt, JsonOpt, SeedOpt, StoreOpt, WorkersOpt
 
 _MODEL_HELP = "gguf:PATH, hf:ORG/NAME, openai:MODEL or a preset (default: the embedded model)."
 _LABELS = {
@@ -47,7 +47,7 @@ def selfinstruct(
     solutions: Annotated[
         int, typer.Option("--solutions", help="Solutions sampled per question.")
     ] = 10,
-    seed: Annotated[int, typer.Option("--seed")] = 0,
+    seed: SeedOpt = 0,
     temperature: Annotated[
         float, typer.Option("--temperature", help="Solution sampling temperature.")
     ] = 0.8,
