@@ -22,6 +22,7 @@ from pathlib import Path
 from codeduel.errors import CodeduelError
 from codeduel.records.store import Store
 from codeduel.report.data import NoteGroup, ReportData, collect
+from codeduel.scoring.stats import DEFAULT_N_BOOT
 
 __all__ = ["NoteGroup", "ReportData", "ReportResult", "build_report", "collect"]
 
@@ -60,7 +61,7 @@ def build_report(
     figures_dir: str | Path | None = None,
     title: str = "codeduel report",
     samples_per_cell: int = 5,
-    n_boot: int = 1000,
+    n_boot: int = DEFAULT_N_BOOT,
     seed: int = 0,
     cutoff: str | None = None,
 ) -> ReportResult:

@@ -34,6 +34,7 @@ from codeduel.scoring.compare import (
 from codeduel.scoring.competitive import CompetitiveRun, parse_cutoff
 from codeduel.scoring.stats import (
     DEFAULT_LEVEL,
+    DEFAULT_N_BOOT,
     interval_method,
     pass_at_k_interval,
 )
@@ -964,7 +965,7 @@ def collect(
     *,
     title: str = "codeduel report",
     samples_per_cell: int = 5,
-    n_boot: int = 1000,
+    n_boot: int = DEFAULT_N_BOOT,
     seed: int = 0,
     cutoff: str | None = None,
 ) -> ReportData:
