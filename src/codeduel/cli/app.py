@@ -8,8 +8,10 @@ does, a notebook can do with the same names.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
+import traceback
 import warnings
 from importlib import import_module
 from typing import Annotated, Any
@@ -19,7 +21,15 @@ from pydantic import ValidationError
 from typer.exceptions import Abort, TyperException
 
 from codeduel import __version__
-from codeduel.cli.console import EXIT_INTERRUPTED, EXIT_USER_ERROR, err, out, safe
+from codeduel.cli.console import (
+    EXIT_INTERRUPTED,
+    EXIT_USER_ERROR,
+    err,
+    out,
+    safe,
+    set_verbosity,
+    verbosity,
+)
 
 __all__ = ["COMMANDS", "app", "main"]
 
@@ -65,8 +75,35 @@ def _root(
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
     ] = False,
+    verbose: Annotated[
+        int,
+        typer.Option(
+            "--verbose",
+            "-v",
+            count=True,
+            help="More: the traceback of an internal error, library log lines (-vv: debug).",
+        ),
+    ] = 0,
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet", "-q", help="Only results, warnings and errors: no progress, no notes."
+        ),
+    ] = False,
 ) -> None:
-    """codeduel: score and compare code models."""
+    """codeduel: score and compare code models.
+
+    Example: codeduel -q evaluate samples.jsonl --task humaneval
+    """
+    if verbose and quiet:
+        raise typer.BadParameter("-v and -q contradict each other", param_hint="'-v' / '-q'")
+    set_verbosity(-1 if quiet else verbose)
+    if verbose:
+        logging.basicConfig(
+            level=logging.DEBUG if verbose > 1 else logging.INFO,
+            stream=sys.stderr,
+            format="%(levelname)s %(name)s: %(message)s",
+        )
 
 
 for _name in COMMANDS:
@@ -124,9 +161,11 @@ def main() -> None:
     except Exception as e:
         if os.environ.get("CODEDUEL_DEBUG"):
             raise
+        if verbosity() > 0:  # -v: the traceback first, then the one line
+            traceback.print_exc(file=sys.stderr)
         err.print(
             f"internal error: {type(e).__name__}: {safe(str(e))} — this is a codeduel bug; "
-            "rerun with CODEDUEL_DEBUG=1 for the traceback and report it",
+            "rerun with -v for the traceback and report it",
             style="red",
             highlight=False,
             soft_wrap=True,

@@ -47,7 +47,9 @@ __all__ = [
     "progress_bar",
     "safe",
     "safe_line",
+    "set_verbosity",
     "table_tsv",
+    "verbosity",
 ]
 
 EXIT_USER_ERROR = 2
@@ -109,6 +111,26 @@ def table_tsv(table: Table, console: Console) -> list[str]:
     return lines
 
 
+#: -1 with ``-q`` (results and errors only), 0 by default, 1+ with ``-v`` (tracebacks of internal
+#: errors, library logging); set once by the root callback in cli/app.py.
+_verbosity = 0
+
+
+def set_verbosity(level: int) -> None:
+    """``-q`` (-1), default (0) or ``-v`` (1, ``-vv`` 2): what the consoles let through."""
+    global _verbosity
+    _verbosity = level
+
+
+def verbosity() -> int:
+    """The level :func:`set_verbosity` chose."""
+    return _verbosity
+
+
+def _is_warning(objects: tuple[Any, ...]) -> bool:
+    return len(objects) == 1 and isinstance(objects[0], str) and objects[0].startswith("warning")
+
+
 class _Output(Console):
     """stdout. Rich fits a table to the terminal by folding and cutting cells, and folds text
     at 80 columns when it cannot measure one: right for a person, wrong for a program reading
@@ -117,6 +139,10 @@ class _Output(Console):
     TSV (:func:`table_tsv`) and text is soft-wrapped (one line stays one line)."""
 
     def print(self, *objects: Any, **kwargs: Any) -> None:
+        # -q: the result (tables) and caveats on it; the lines around them go
+        tables = any(isinstance(o, Table) for o in objects)
+        if _verbosity < 0 and not tables and not _is_warning(objects):
+            return
         if self.is_terminal:
             super().print(*objects, **kwargs)
             return
@@ -134,8 +160,19 @@ class _Output(Console):
                 super().print(o, **kwargs)
 
 
+class _Diagnostics(Console):
+    """stderr. With ``-q`` only errors and warnings (and the interrupt line, which says how to
+    resume) get through: notes and announcements do not."""
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        loud = kwargs.get("style") in ("red", "yellow") or _is_warning(objects)
+        if _verbosity < 0 and not loud:
+            return
+        super().print(*objects, **kwargs)
+
+
 out: Console = _Output()
-err = Console(stderr=True)
+err: Console = _Diagnostics(stderr=True)
 
 
 def print_json(obj: Any) -> None:
@@ -181,7 +218,7 @@ def progress_bar(label: str, *tail: ProgressColumn) -> Progress:
         *tail,
         console=err,
         transient=True,
-        disable=not err.is_terminal,
+        disable=not err.is_terminal or _verbosity < 0,
     )
 
 
