@@ -209,3 +209,17 @@ def test_languages_section_in_a_narrow_browser(store: Path, tmp_path: Path) -> N
             assert problems == []
         finally:
             browser.close()
+
+
+def test_a_named_run_keeps_its_models_published_figures(tmp_path: Path) -> None:
+    """`codeduel run --name mine` shows the name, but the published figure is the model's."""
+    path = tmp_path / "named.sqlite"
+    with Store(path) as db:
+        run_id = add_run(db, QWEN, "cpp", [True, False])
+        db.rename_run(run_id, "mine")
+        data = collect(db, n_boot=200)
+    grid = data.languages
+    assert grid is not None and grid.models == ["mine"]
+    (cpp,) = grid.cells[0]
+    published = PRESETS[QWEN].published.value("multipl-e-cpp", 1)
+    assert published is not None and cpp.published == pytest.approx(published / 100)

@@ -248,3 +248,23 @@ def test_report_at_420_px(page: Path, assert_readable) -> None:  # type: ignore[
             assert problems == []
         finally:
             browser.close()
+
+
+def test_the_command_line_groups_the_notes_too(store: Path, tmp_path: Path) -> None:
+    """`codeduel report` says one line per kind of note, not 30+ (every note with -v)."""
+    import subprocess
+    import sys
+
+    def report(*flags: str) -> list[str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "codeduel", *flags, "report", "--store", str(store),
+             "-o", str(tmp_path / "r.html"), "--bootstrap", "300"],
+            capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return [line for line in done.stderr.splitlines() if line.startswith("warning:")]
+
+    grouped, every = report(), report("-v")
+    assert len(grouped) <= 4 < 30 < len(every)
+    assert any("notes (runs 1, 2, 3, 4, 5, 6, 7, 8 and 3 more;" in line for line in grouped)
+    assert any("is still running" in line for line in grouped)  # a group of one: the note

@@ -384,7 +384,7 @@ def test_cli_terminal_table_and_warnings(world: dict) -> None:
     runs = world["runs"]
     proc = _cli(world, str(runs["ref"]), str(runs["head"]), str(runs["empty"]))
     assert proc.returncode == 0, proc.stderr
-    assert "humaneval: pass@k % with 95% bootstrap CI" in proc.stdout
+    assert "humaneval: pass@k % with 95% interval" in proc.stdout
     assert "humaneval: A - B on the same problems" in proc.stdout
     assert "(partial)" in proc.stdout
     assert "partial" in proc.stderr and "empty run" in proc.stderr
@@ -439,3 +439,19 @@ def test_one_run_is_a_leaderboard_without_pairs(world: dict) -> None:
     assert data["settings"]["solved_means"].startswith("more than half")
     assert "McNemar" in data["settings"]["pass1_test"]
     assert "## Paired comparisons" not in result.to_markdown()
+
+
+def test_an_all_passing_or_tiny_run_gets_an_interval_that_does_not_collapse(world: dict) -> None:
+    """A percentile bootstrap of 164 passes is [100, 100]; Wilson on problems is not, and a
+    run of one problem is honestly wide."""
+    from scipy.stats import binomtest
+
+    runs = world["runs"]
+    result = _compare(world, runs["ref"], runs["other"])
+    rows = {r.run_id: r.metrics[0] for r in result.leaderboard}
+    ref, one = rows[runs["ref"]], rows[runs["other"]]
+    want = binomtest(164, 164).proportion_ci(0.95, method="wilson")
+    assert ref.estimate == 1.0 and ref.high == pytest.approx(1.0)
+    assert ref.low == pytest.approx(want.low) and ref.low < 0.99
+    assert one.estimate == 1.0 and one.low == pytest.approx(0.2065, abs=1e-3)
+    assert "Wilson" in result.settings["interval"]

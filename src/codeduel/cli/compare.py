@@ -36,7 +36,7 @@ def _render_table(result: api.Comparison, console: Console) -> None:
     level = round(100 * float(result.settings.get("level", 0.95)))
     footnotes: list[str] = []
     for task in dict.fromkeys(r.task for r in result.leaderboard):
-        board = Table(title=f"{task}: pass@k % with {level}% bootstrap CI", title_justify="left")
+        board = Table(title=f"{task}: pass@k % with {level}% interval", title_justify="left")
         for name in ("tier", "model", "run", "problems", "samples"):
             board.add_column(name, justify="left" if name == "model" else "right")
         for k in result.ks:

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from codeduel import api
-from codeduel.cli.console import err, guard, print_json, safe
+from codeduel.cli.console import err, guard, print_json, safe, verbosity
 from codeduel.cli.options import (
     DEFAULT_BOOTSTRAP,
     BootstrapOpt,
@@ -89,8 +89,19 @@ def register(app: typer.Typer) -> None:
                 }
             )
             return
-        for warning in result.warnings:
-            err.print(f"warning: {safe(warning)}", style="yellow", highlight=False, soft_wrap=True)
+        # grouped as the page groups them: 13 runs gave 64 lines before; -v lists every note
+        for group in result.notes:
+            if len(group.notes) == 1 or verbosity() > 0:
+                lines = [f"warning: {note}" for note in group.notes]
+            else:
+                shown = ", ".join(str(r) for r in group.runs[:8])
+                more = f" and {len(group.runs) - 8} more" if len(group.runs) > 8 else ""
+                lines = [
+                    f"warning: {group.title}: {len(group.notes)} notes (runs {shown}{more}; "
+                    "listed in the report's Notes, or here with -v)"
+                ]
+            for line in lines:
+                err.print(safe(line), style="yellow", highlight=False, soft_wrap=True)
         err.print(
             f"wrote {safe(str(result.output))} ({result.size_bytes / 1024:.0f} KiB, "
             f"{len(result.runs)} runs, plots: {', '.join(result.sections) or 'none'})",

@@ -25,9 +25,9 @@ from codeduel.records.store import Store, spec_key
 from codeduel.scoring.stats import (
     Interval,
     PairedTest,
-    bootstrap_pass_at_k,
     mcnemar_exact,
     paired_bootstrap_diff,
+    pass_at_k_interval,
 )
 from codeduel.tasks.prompting import PromptVariant
 
@@ -145,7 +145,7 @@ def _score(db: Store, run_id: int, seed: int) -> tuple[dict[str, bool], Interval
     c = [int(x) for x in passed.values()]
     if not c:
         return passed, Interval(0.0, 0.0, 0.0, 0.95, 0)
-    return passed, bootstrap_pass_at_k([1] * len(c), c, 1, seed=seed)
+    return passed, pass_at_k_interval([1] * len(c), c, 1, seed=seed)
 
 
 def run_arms(

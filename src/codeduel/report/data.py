@@ -30,6 +30,7 @@ from codeduel.scoring.compare import (
     preset_for,
     rank,
     run_counts,
+    run_model,
 )
 from codeduel.scoring.competitive import CompetitiveRun, parse_cutoff
 from codeduel.scoring.stats import (
@@ -482,7 +483,7 @@ def build_languages(
         return None
     by_id = {r.id: r for r in runs}
     candidates: dict[tuple[str, str], list[tuple[tuple[bool, bool, int], LanguageCell]]] = {}
-    models: dict[str, None] = {}
+    models: dict[str, str] = {}  # shown name -> the model its published figures belong to
     for row in sorted(comparison.leaderboard, key=lambda r: r.run_id):
         run = by_id.get(row.run_id)
         code = row.task.removeprefix(MULTIPL_E_PREFIX)
@@ -492,7 +493,7 @@ def build_languages(
         if metric is None or metric.estimate is None:
             continue
         model = labels[run.id].model
-        models.setdefault(model, None)
+        models.setdefault(model, run_model(run))  # a --name never hides the preset's figures
         greedy = _is_greedy(run, row.n_problems, row.n_samples)
         cell = LanguageCell(
             model=model,
@@ -515,8 +516,8 @@ def build_languages(
     codes = language_order([code for _, code in candidates])
     sources: dict[str, None] = {}
     grid: list[list[LanguageCell]] = []
-    for model in models:
-        preset = preset_for(model)
+    for model, real_model in models.items():
+        preset = preset_for(real_model)
         line = []
         for code in codes:
             task = MULTIPL_E_PREFIX + code

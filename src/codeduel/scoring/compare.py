@@ -1,11 +1,11 @@
 """Compare recorded runs: a leaderboard with intervals and paired tests between models.
 
-Why: "is model A really better than model B on these 164 problems?" needs more than two
-numbers. Each run gets pass@k with a bootstrap interval (:mod:`codeduel.scoring.stats`), the paper's
-figure beside it when the run reproduces a preset under the paper's decoding, and every two runs
-on the same task *and* the same dataset version are compared on the problems both scored: the
-difference with a paired-bootstrap interval, an exact paired test for pass@1, a verdict in
-words, and which problems one solves and the other does not.
+Why: "is model A really better than model B on these 164 problems?" needs more than two numbers.
+Each run gets pass@k with an interval (Wilson or bootstrap, :mod:`codeduel.scoring.stats`), the
+paper's figure beside it when the run reproduces a preset under the paper's decoding, and every two
+runs on the same task *and* the same dataset version are compared on the problems both scored: the
+difference with a paired-bootstrap interval, an exact paired test for pass@1, a verdict in words,
+and which problems one solves and the other does not.
 
 "Solves" (for the per-problem diff) is ``majority`` by default: more than half of the problem's
 samples pass, which for one greedy sample simply means it passed; ``any`` counts a problem as
@@ -40,13 +40,14 @@ from codeduel.scoring.stats import (
     DEFAULT_ALPHA,
     DEFAULT_LEVEL,
     DEFAULT_N_BOOT,
+    SMALL_N,
     Interval,
     PairedTest,
     Verdict,
-    bootstrap_pass_at_k,
     interval_verdict,
     paired_bootstrap_diff,
     paired_test,
+    pass_at_k_interval,
 )
 
 SolvedRule = Literal["majority", "any"]
@@ -552,7 +553,7 @@ def compare_runs(
                     Metric(k, None, None, None, note=f"needs >= {k} samples per problem")
                 )
                 continue
-            iv = bootstrap_pass_at_k(ns, cs, k, n_boot=n_boot, level=level, seed=seed)
+            iv = pass_at_k_interval(ns, cs, k, n_boot=n_boot, level=level, seed=seed)
             pub, protocol = published_metric(run, k, min_n[run.id])
             metrics.append(Metric(k, iv.estimate, iv.low, iv.high, pub, protocol))
         board.append(
@@ -606,8 +607,10 @@ def compare_runs(
         "seed": seed,
         "solved": solved,
         "solved_means": _RULE_TEXT[solved],
-        "interval": "percentile bootstrap over problems; for k > 1 samples are resampled "
-        "within problems too; pairs resample the same problems for both runs",
+        "interval": "percentile bootstrap over problems (for k > 1 samples are resampled "
+        f"within problems too); Wilson on problems where a bootstrap collapses (one sample "
+        f"per problem, fewer than {SMALL_N} problems, or every problem alike); pairs resample "
+        "the same problems for both runs",
         "tiers": f"runs in one tier are not distinguishable at {alpha:g} by the pass@1 "
         "paired test after Holm correction over the task's pairs; unpaired runs are not told "
         "apart",

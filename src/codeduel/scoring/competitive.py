@@ -24,7 +24,7 @@ import numpy as np
 
 from codeduel.errors import CodeduelError
 from codeduel.records.store import RunRecord
-from codeduel.scoring.stats import DEFAULT_LEVEL, bootstrap_pass_at_k
+from codeduel.scoring.stats import DEFAULT_LEVEL, pass_at_k_interval
 
 #: Task names whose problems carry ``difficulty`` (and, for LiveCodeBench, ``contest_date``).
 COMPETITIVE_TASKS = ("apps", "livecodebench")
@@ -159,7 +159,7 @@ def _group_metrics(
     for k in ks:
         if min(ns) < k:
             continue
-        iv = bootstrap_pass_at_k(ns, cs, k, n_boot=n_boot, level=DEFAULT_LEVEL, seed=seed)
+        iv = pass_at_k_interval(ns, cs, k, n_boot=n_boot, level=DEFAULT_LEVEL, seed=seed)
         out.append(GroupMetric(k, iv.estimate, iv.low, iv.high))
     return out
 
