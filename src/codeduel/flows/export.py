@@ -8,6 +8,7 @@ same sha256 the run recorded) for the solutions' prompts and the failing inputs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -28,11 +29,6 @@ from codeduel.tasks import get_task
 from codeduel.tasks.evalplus import EvalPlusTask, phase_verdict
 from codeduel.tasks.humaneval import sample_code
 
-#: format name -> what it writes
-EXPORT_FORMATS: dict[str, str] = {
-    "evalplus": "evalplus 0.3.1 eval_results.json (humaneval+ and mbpp+ runs)",
-    "bigcode": "bigcode-evaluation-harness metrics JSON ({task: {pass@k}, config})",
-}
 _DEFAULT_K = (1, 10, 100)  # what evalplus and bigcode's code_eval report
 
 
@@ -98,11 +94,20 @@ def export_run(
         n_samples=len(verdicts),
         pass_at_k={},
     )
-    if fmt == "bigcode":
-        _bigcode(run, verdicts, ks, result)
-    else:
-        _evalplus(run, verdicts, samples, ks, data_dir, result)
+    _EXPORTERS[fmt](_Stored(run, verdicts, samples, ks, data_dir), result)
     return result
+
+
+@dataclass(frozen=True)
+class _Stored:
+    """What an exporter reads: the run, its verdicts and samples, the k to report, and where
+    its dataset is (the evalplus file needs the task's inputs)."""
+
+    run: RunRecord
+    verdicts: list[VerdictRecord]
+    samples: dict[tuple[str, int], SampleRecord]
+    ks: tuple[int, ...]
+    data_dir: str | Path | None
 
 
 def _check_run(run: RunRecord, verdicts: list[VerdictRecord]) -> str:
@@ -127,10 +132,9 @@ def _counts(verdicts: list[VerdictRecord], passed: list[bool]) -> dict[str, tupl
     return counts
 
 
-def _bigcode(
-    run: RunRecord, verdicts: list[VerdictRecord], ks: tuple[int, ...], result: ExportResult
-) -> None:
+def _bigcode(stored: _Stored, result: ExportResult) -> None:
     """Write the metrics file; fill ``result``'s pass@k and size."""
+    run, verdicts, ks = stored.run, stored.verdicts, stored.ks
     task = result.task
     counts = _counts(verdicts, [v.passed for v in verdicts])
     result.pass_at_k = pass_at_k_table(counts, ks)
@@ -167,16 +171,16 @@ def _sample_dict(record: SampleRecord | None) -> dict[str, Any]:
     return {(record.params or {}).get("field", "completion"): record.completion}
 
 
-def _evalplus(
-    run: RunRecord,
-    verdicts: list[VerdictRecord],
-    samples: dict[tuple[str, int], SampleRecord],
-    ks: tuple[int, ...],
-    data_dir: str | Path | None,
-    result: ExportResult,
-) -> None:
+def _evalplus(stored: _Stored, result: ExportResult) -> None:
     """Write eval_results.json; fill ``result``'s base and plus pass@k (read back from the
     written rows, counted as evalplus counts them) and size."""
+    run, verdicts, samples, ks, data_dir = (
+        stored.run,
+        stored.verdicts,
+        stored.samples,
+        stored.ks,
+        stored.data_dir,
+    )
     task_name = result.task
     spec_dir = run.spec.get("data_dir")
     chosen_dir = data_dir if data_dir is not None else spec_dir
@@ -234,3 +238,14 @@ def _evalplus(
         {t: (c["n"], c["base"]) for t, c in counted.items()}, ks
     )
     result.pass_at_k = pass_at_k_table({t: (c["n"], c["plus"]) for t, c in counted.items()}, ks)
+
+
+_Exporter = Callable[[_Stored, ExportResult], None]
+#: format name -> (what it writes, the function that writes it); a new format is one entry
+_REGISTRY: dict[str, tuple[str, _Exporter]] = {
+    "evalplus": ("evalplus 0.3.1 eval_results.json (humaneval+ and mbpp+ runs)", _evalplus),
+    "bigcode": ("bigcode-evaluation-harness metrics JSON ({task: {pass@k}, config})", _bigcode),
+}
+_EXPORTERS: dict[str, _Exporter] = {name: write for name, (_, write) in _REGISTRY.items()}
+#: format name -> what it writes
+EXPORT_FORMATS: dict[str, str] = {name: text for name, (text, _) in _REGISTRY.items()}
