@@ -12,6 +12,8 @@ import ast
 import re
 from dataclasses import dataclass
 
+from codeduel.execution.pyparse import MAX_PARSE_CHARS, parse_untrusted, parses
+
 # Reasoning models wrap their scratchpad in one of these; an unclosed block runs to the end.
 _THINK = re.compile(r"<(think|thinking|reasoning)>.*?(?:</\1>|\Z)", re.DOTALL | re.IGNORECASE)
 _PYTHON_TAG = re.compile(r"\[PYTHON\](.*?)(?:\[/PYTHON\]|\Z)", re.DOTALL)
@@ -59,11 +61,7 @@ def strip_thinking(text: str) -> str:
 
 
 def _parses(code: str) -> bool:
-    try:
-        ast.parse(code)
-    except (SyntaxError, ValueError):
-        return False
-    return True
+    return parses(code)
 
 
 def _defines(code: str, name: str) -> bool:
@@ -124,6 +122,8 @@ def strip_prose(text: str) -> str | None:
     """The Python program inside prose without fences ("Here is the code: ... Hope this
     helps"): from the first line that starts code to the last line that keeps it parsing; None
     when no such span parses."""
+    if len(text) > MAX_PARSE_CHARS:
+        return None
     lines = text.splitlines()
     starts = [i for i, line in enumerate(lines) if _CODE_START.match(line)]
     if not starts or len(lines) > _MAX_PROSE_LINES:
@@ -148,9 +148,8 @@ def _is_main_guard(node: ast.stmt) -> bool:
 def strip_main_blocks(code: str) -> str:
     """``code`` without its top-level ``if __name__ == "__main__":`` blocks (they read input
     or print examples, and under a harness that runs the file as ``__main__`` they run)."""
-    try:
-        tree = ast.parse(code)
-    except (SyntaxError, ValueError):
+    tree = parse_untrusted(code)
+    if tree is None:
         return code
     guards = [n for n in tree.body if _is_main_guard(n)]
     if not guards:
@@ -164,9 +163,8 @@ def strip_main_blocks(code: str) -> str:
 
 
 def _defines_at_top(code: str, name: str) -> bool:
-    try:
-        tree = ast.parse(code)
-    except (SyntaxError, ValueError):
+    tree = parse_untrusted(code)
+    if tree is None:
         return False
     return any(
         isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.name == name for n in tree.body

@@ -23,6 +23,7 @@ from typing import Any
 
 from codeduel.errors import SamplesError
 from codeduel.execution.base import Executor, Program
+from codeduel.execution.pyparse import parse_untrusted
 from codeduel.tasks import datasets, register
 from codeduel.tasks.base import PYTHON_PACKAGES, DatasetInfo, Problem
 
@@ -140,10 +141,9 @@ class HumanEvalTask:
         mentioned = tuple(name for name in helpers if name in completion)
         if not mentioned:
             return ()
-        try:
-            tree = ast.parse(problem.prompt + completion)
-        except SyntaxError:
-            return helpers  # it fails to load either way
+        tree = parse_untrusted(problem.prompt + completion)
+        if tree is None:
+            return helpers  # it fails to load either way (or is too deep to read here)
         bound: dict[str, int] = {}
         for node in ast.walk(tree):
             names: list[str] = []

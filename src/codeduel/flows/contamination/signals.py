@@ -13,7 +13,6 @@ ones, i.e. whether it can be trusted on this model at all.
 
 from __future__ import annotations
 
-import ast
 import difflib
 import math
 import textwrap
@@ -23,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import rankdata
 
+from codeduel.execution.pyparse import parse_untrusted, unparse_untrusted
 from codeduel.models.base import Model, TokenLogprobs
 
 
@@ -51,10 +51,8 @@ def _lines(text: str) -> str:
 def _canonical(text: str) -> str | None:
     """``ast.unparse`` of the code (dedented first: a body may be indented), None if it does not
     parse."""
-    try:
-        return ast.unparse(ast.parse(textwrap.dedent(_lines(text))))
-    except (SyntaxError, ValueError, RecursionError):
-        return None
+    tree = parse_untrusted(textwrap.dedent(_lines(text)))
+    return None if tree is None else unparse_untrusted(tree)
 
 
 def _ratio(a: str, b: str) -> float:

@@ -8,6 +8,7 @@ import builtins
 import re
 from dataclasses import dataclass
 
+from codeduel.execution.pyparse import parse_untrusted, unparse_untrusted
 from codeduel.flows.selfinstruct.prompts import EXAMPLE_ENTRY_POINT
 from codeduel.models.postprocess import extract_code
 from codeduel.tasks.selfinstruct import (
@@ -88,21 +89,24 @@ def parse_tests(answer: str, max_tests: int) -> ParsedTests:
     """
     match = _TESTS_TAG.search(answer)
     block = _strip_fences(match.group(1) if match else answer)
-    try:
-        statements = ast.parse(block).body
-    except (SyntaxError, ValueError):
+    tree = parse_untrusted(block)
+    if tree is not None:
+        statements = tree.body
+    else:
         statements = []
         for line in block.splitlines():
             if line.startswith(("assert ", "import ", "from ")):
-                try:
-                    statements.extend(ast.parse(line).body)
-                except (SyntaxError, ValueError):
-                    continue
+                one = parse_untrusted(line)
+                if one is not None:
+                    statements.extend(one.body)
     imports = [ast.unparse(s) for s in statements if isinstance(s, ast.Import | ast.ImportFrom)]
     asserts = [s for s in statements if isinstance(s, ast.Assert)][:max_tests]
     if not asserts:
         return ParsedTests(imports, [], None, "no assert statement parses")
-    kept = [ast.unparse(a) for a in asserts]
+    shown = [unparse_untrusted(a) for a in asserts]
+    kept = [text for text in shown if text is not None]
+    if len(kept) < len(asserts):
+        return ParsedTests(imports, kept, None, "an assert nests too deeply to read")
     counts: dict[str, int] = {}
     for a in asserts:
         for name in dict.fromkeys(_called_names(a)):
