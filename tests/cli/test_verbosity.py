@@ -89,3 +89,29 @@ def test_an_internal_error_is_one_line_and_verbose_adds_its_traceback(tmp_path: 
     assert verbose.stderr.startswith("Traceback (most recent call last):")
     assert "ZeroDivisionError" in verbose.stderr
     assert verbose.stderr.strip().splitlines()[-1].startswith("internal error: ZeroDivisionError")
+
+
+STUCK = """
+import threading, typer
+from codeduel.cli import console
+console.EXIT_GRACE_S = 1.0
+app = typer.Typer()
+
+@app.command()
+def stuck() -> None:
+    with console.guard():
+        # a worker left waiting on something nobody will ever give it after the interrupt
+        threading.Thread(target=threading.Event().wait, daemon=False).start()
+        raise KeyboardInterrupt
+
+app()
+"""
+
+
+def test_a_stop_stops_even_when_a_thread_would_keep_the_process_alive(tmp_path: Path) -> None:
+    """After Ctrl-C the interrupt line is printed; a non-daemon thread stuck for good must not
+    keep the command alive (interpreter exit joins it): the process exits 130 anyway."""
+    done = _cli(tmp_path, code=STUCK)
+    assert done.returncode == 130
+    lines = done.stderr.strip().splitlines()
+    assert lines == ["interrupted", "cleanup did not finish within 1 s; exiting anyway"]

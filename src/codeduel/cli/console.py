@@ -14,7 +14,9 @@
 
 from __future__ import annotations
 
+import faulthandler
 import json
+import os
 import re
 import shlex
 import signal
@@ -239,6 +241,33 @@ def _terminated(e: BaseException) -> bool:
     return False
 
 
+#: After an interrupt, how long cleanup (closing sandboxes, the model server, Ray) may take
+#: before the process exits anyway: a stop that does not stop is worse than a skipped cleanup.
+EXIT_GRACE_S = 20.0
+
+
+def _exit_within(seconds: float, code: int) -> None:
+    """Exit with ``code`` after ``seconds`` unless the process has ended by then. Interpreter
+    exit joins every non-daemon thread; one blocked for good (a queue nobody fills after the
+    interrupt) would keep a stopped command alive forever. With -v, the stuck threads' stacks
+    are printed first."""
+
+    def force() -> None:
+        err.print(
+            f"cleanup did not finish within {seconds:g} s; exiting anyway",
+            style="yellow",
+            highlight=False,
+        )
+        if _verbosity > 0:
+            faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+        sys.stderr.flush()
+        os._exit(code)
+
+    timer = threading.Timer(seconds, force)
+    timer.daemon = True
+    timer.start()
+
+
 def resume_command() -> str:
     """The command line that was run (rerunning it resumes the run)."""
     return shlex.join(["codeduel", *sys.argv[1:]])
@@ -266,7 +295,9 @@ def guard() -> Iterator[None]:
         else:
             message = what
         err.print(safe(message), style="yellow", highlight=False, soft_wrap=True)
-        raise typer.Exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED) from None
+        code = EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
+        _exit_within(EXIT_GRACE_S, code)
+        raise typer.Exit(code) from None
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
