@@ -172,9 +172,12 @@ def test_a_folder_without_a_model_is_one_line(tmp_path: Path) -> None:
         load_model(f"hf:{text}")
 
 
-def test_offline_hub_miss_is_one_line() -> None:
+def test_offline_hub_miss_is_one_line(capfd: pytest.CaptureFixture[str]) -> None:
+    """No hub here: one probe says so, not five retries per file with "Retrying in 8s" lines
+    (about 50 s) before the error."""
     with pytest.raises(CodeduelError, match="not in the local cache and the hub is unreachable"):
         load_model("hf:codeduel-test/no-such-model")
+    assert "Retrying" not in capfd.readouterr().err
 
 
 def test_bad_options_are_one_line() -> None:

@@ -57,6 +57,8 @@ import functools
 import inspect
 import random
 import re
+import socket
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -793,6 +795,50 @@ def _resolve_target(target: str, gguf_file: str | None) -> tuple[Path | None, st
     return None, target
 
 
+def _hub_reachable(timeout_s: float = 5.0) -> bool:
+    """Whether the hub's host (``HF_ENDPOINT``) accepts a connection within ``timeout_s``.
+
+    Why: offline, transformers asks the hub for each file with five retries and growing
+    back-off, about 50 s and ten "Retrying" lines before the one-line error; one probe answers
+    the same question at once. The probe runs in a thread so a name lookup that hangs cannot
+    stall the load either."""
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    url = urlparse(constants.ENDPOINT)
+    host = url.hostname or "huggingface.co"
+    port = url.port or (80 if url.scheme == "http" else 443)
+    reached: list[bool] = []
+
+    def probe() -> None:
+        try:
+            socket.create_connection((host, port), timeout=timeout_s).close()
+            reached.append(True)
+        except OSError:
+            reached.append(False)
+
+    worker = threading.Thread(target=probe, name="codeduel-hub-probe", daemon=True)
+    worker.start()
+    worker.join(timeout_s)
+    return bool(reached and reached[0])
+
+
+def _hub_offline_options(hub: str, revision: str | None) -> dict[str, Any]:
+    """``{"local_files_only": True}`` when the hub cannot be reached but ``hub`` is cached (no
+    retries against an unreachable hub); ``{}`` when it can; a one-line error when neither."""
+    from huggingface_hub import constants, try_to_load_from_cache
+
+    if constants.HF_HUB_OFFLINE:
+        return {"local_files_only": True}
+    if _hub_reachable():
+        return {}
+    cached = try_to_load_from_cache(hub, "config.json", revision=revision)
+    if isinstance(cached, str):
+        return {"local_files_only": True}
+    raise _hub_error(hub, OSError("hub unreachable"))
+
+
 def load(target: str, **options: Any) -> HFModel:
     """Registry entry point for ``hf:`` specs (see the module docstring for targets/options)."""
     torch, _ = _import_torch()
@@ -846,7 +892,9 @@ def load(target: str, **options: Any) -> HFModel:
             else:
                 source = str(local) if local is not None else str(hub)
                 weights_id = weights_id or (local.name if local is not None else str(hub))
-                extra = {"revision": revision} if revision else {}
+                extra: dict[str, Any] = {"revision": revision} if revision else {}
+                if hub is not None:
+                    extra.update(_hub_offline_options(hub, revision))
                 if gguf_file:
                     extra["gguf_file"] = gguf_file
                 tokenizer = AutoTokenizer.from_pretrained(source, **extra)
