@@ -39,7 +39,7 @@ from codeduel.formats.sanitize import SanitizeReport, chat_like, sanitize_sample
 from codeduel.records.frames import RunFrame
 from codeduel.records.lifecycle import RunLifecycle
 from codeduel.records.store import SampleRecord, Store, VerdictRecord, spec_key
-from codeduel.scoring.passk import parse_ks, pass_at_k_table
+from codeduel.scoring.passk import parse_ks, pass_at_k_table, tally
 from codeduel.tasks import get_task, resolve_task_name
 from codeduel.tasks.base import DatasetInfo, Problem, Task, view_meta
 from codeduel.tasks.evalplus import PhaseVerdict, evalplus_dataset, phase_verdict
@@ -157,10 +157,7 @@ def base_scores(
 ) -> BaseScores:
     """Base-test pass@k from each sample's phase verdict (``dataset``: evalplus's name, e.g.
     ``humaneval``); the same estimator as the plus figure, over the same samples."""
-    counts: dict[str, tuple[int, int]] = {}
-    for task_id, phase in zip(task_ids, phases, strict=True):
-        n, c = counts.get(task_id, (0, 0))
-        counts[task_id] = (n + 1, c + int(phase.base_passed))
+    counts = tally((t, p.base_passed) for t, p in zip(task_ids, phases, strict=True))
     return BaseScores(
         label=f"{dataset} (base tests)",
         plus_label=f"{dataset}+ (base + extra tests)",
@@ -501,10 +498,7 @@ def _result(
 ) -> EvaluateResult:
     """pass@k, counts and modes of the verdicts (the run fields are filled in by the caller);
     ``evalplus``: the base dataset's name for HumanEval+/MBPP+, whose base figure is added."""
-    counts: dict[str, tuple[int, int]] = {}
-    for sample, verdict in zip(samples.samples, verdicts, strict=True):
-        n, c = counts.get(sample.task_id, (0, 0))
-        counts[sample.task_id] = (n + 1, c + int(verdict.passed))
+    counts = tally((s.task_id, v.passed) for s, v in zip(samples.samples, verdicts, strict=True))
     modes: dict[str, int] = {}
     for v in verdicts:
         modes[v.mode] = modes.get(v.mode, 0) + 1

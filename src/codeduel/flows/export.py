@@ -24,7 +24,7 @@ from codeduel.formats.writers import (
     write_json,
 )
 from codeduel.records.store import RunRecord, SampleRecord, Store, VerdictRecord
-from codeduel.scoring.passk import pass_at_k_table
+from codeduel.scoring.passk import pass_at_k_table, tally
 from codeduel.tasks import get_task
 from codeduel.tasks.evalplus import EvalPlusTask, phase_verdict
 from codeduel.tasks.humaneval import sample_code
@@ -124,19 +124,11 @@ def _check_run(run: RunRecord, verdicts: list[VerdictRecord]) -> str:
     return run.task
 
 
-def _counts(verdicts: list[VerdictRecord], passed: list[bool]) -> dict[str, tuple[int, int]]:
-    counts: dict[str, tuple[int, int]] = {}
-    for v, ok in zip(verdicts, passed, strict=True):
-        n, c = counts.get(v.task_id, (0, 0))
-        counts[v.task_id] = (n + 1, c + int(ok))
-    return counts
-
-
 def _bigcode(stored: _Stored, result: ExportResult) -> None:
     """Write the metrics file; fill ``result``'s pass@k and size."""
     run, verdicts, ks = stored.run, stored.verdicts, stored.ks
     task = result.task
-    counts = _counts(verdicts, [v.passed for v in verdicts])
+    counts = tally((v.task_id, v.passed) for v in verdicts)
     result.pass_at_k = pass_at_k_table(counts, ks)
     spec = run.spec
     temperature = spec.get("temperature")

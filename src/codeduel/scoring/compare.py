@@ -35,7 +35,7 @@ from codeduel.models.presets import Preset
 from codeduel.records.frames import TidyFrame
 from codeduel.records.store import RunRecord, Store
 from codeduel.scoring.competitive import CompetitiveRun, competitive_views, parse_cutoff
-from codeduel.scoring.passk import parse_ks
+from codeduel.scoring.passk import parse_ks, tally
 from codeduel.scoring.stats import (
     DEFAULT_ALPHA,
     DEFAULT_LEVEL,
@@ -437,11 +437,7 @@ def _preset_name(spec: str) -> str | None:
 
 def run_counts(store: Store, run_id: int) -> dict[str, tuple[int, int]]:
     """``{task_id: (n judged, n passed)}`` in the run's problem order."""
-    counts: dict[str, tuple[int, int]] = {}
-    for v in store.verdicts(run_id):
-        n, c = counts.get(v.task_id, (0, 0))
-        counts[v.task_id] = (n + 1, c + int(v.passed))
-    return counts
+    return tally((v.task_id, v.passed) for v in store.verdicts(run_id))
 
 
 # -- published numbers ----------------------------------------------------------------------

@@ -70,6 +70,16 @@ def mean_pass_at_k(
     return float(per.mean())
 
 
+def tally(outcomes: Iterable[tuple[str, bool]]) -> dict[str, tuple[int, int]]:
+    """``{task_id: (samples, passed)}`` from ``(task_id, passed)`` pairs, in first-seen order:
+    the counts :func:`pass_at_k_table` takes."""
+    counts: dict[str, tuple[int, int]] = {}
+    for task_id, passed in outcomes:
+        n, c = counts.get(task_id, (0, 0))
+        counts[task_id] = (n + 1, c + int(passed))
+    return counts
+
+
 def pass_at_k_table(
     counts: Mapping[str, tuple[int, int]], ks: Iterable[int]
 ) -> dict[str, float | None]:

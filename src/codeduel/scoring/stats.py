@@ -217,7 +217,10 @@ def jeffreys_interval(successes: float, trials: int, *, level: float = DEFAULT_L
 def interval_method(n: ArrayLike, c: ArrayLike, k: int) -> str:
     """Which interval :func:`pass_at_k_interval` uses for these counts (see module doc)."""
     ns, cs = _counts(n, c)
-    values = _per_problem(ns, cs, _tables(ns, k))
+    return _method(ns, _per_problem(ns, cs, _tables(ns, k)))
+
+
+def _method(ns: np.ndarray, values: np.ndarray) -> str:
     if (ns == 1).all() or ns.size < SMALL_N or np.ptp(values) == 0.0:
         return WILSON
     return BOOTSTRAP
@@ -236,10 +239,11 @@ def pass_at_k_interval(
     on problems (one sample each, fewer than SMALL_N problems, or all alike), else the
     percentile bootstrap of :func:`bootstrap_pass_at_k`."""
     _check(level, n_boot, k)
-    if interval_method(n, c, k) == BOOTSTRAP:
-        return bootstrap_pass_at_k(n, c, k, n_boot=n_boot, level=level, seed=seed)
     ns, cs = _counts(n, c)
-    estimate = float(_per_problem(ns, cs, _tables(ns, k)).mean())
+    values = _per_problem(ns, cs, _tables(ns, k))
+    if _method(ns, values) == BOOTSTRAP:
+        return bootstrap_pass_at_k(ns, cs, k, n_boot=n_boot, level=level, seed=seed)
+    estimate = float(values.mean())
     iv = wilson_interval(min(estimate * ns.size, float(ns.size)), int(ns.size), level=level)
     return replace(iv, estimate=estimate)
 
