@@ -280,3 +280,18 @@ def test_ambiguous_and_forced_formats(tmp_path: Path) -> None:
 )
 def test_default_names(tmp_path: Path, path: str, model: str | None, name: str) -> None:
     assert default_name(tmp_path / path, model) == name
+
+
+def test_in_memory_samples_that_are_not_json_data_are_one_line(tmp_path: Path) -> None:
+    """The identity of in-memory samples is their JSON: an object that has none is named."""
+    from codeduel.api import evaluate
+    from codeduel.errors import SamplesError
+
+    rows = [
+        {"task_id": "HumanEval/0", "completion": "    return True\n"},
+        {"task_id": "HumanEval/1", "completion": "    return []\n", "when": object()},
+    ]
+    with pytest.raises(SamplesError, match=r"^sample 2: not JSON data") as err:
+        evaluate(rows, "humaneval", store=tmp_path / "s.sqlite")
+    assert "\n" not in str(err.value)
+    assert not (tmp_path / "s.sqlite").exists()  # refused before any run is recorded

@@ -72,7 +72,13 @@ class SampleSet:
         digest = hashlib.sha256()
         if self.path is None:
             for sample in self.samples:
-                line = json.dumps(sample.record, sort_keys=True, ensure_ascii=False)
+                try:
+                    line = json.dumps(sample.record, sort_keys=True, ensure_ascii=False)
+                except (TypeError, ValueError) as err:
+                    raise SamplesError(
+                        f"sample {sample.line}: not JSON data ({err})",
+                        "give plain values (str, int, float, bool, None, lists and dicts)",
+                    ) from None
                 digest.update(line.encode("utf-8") + b"\n")
             return digest.hexdigest()
         files = self.files or [self.path]
